@@ -1,0 +1,1 @@
+"""A spaCy named-entity-recognition Streamlit app."""

@@ -1,0 +1,27 @@
+"""Entities as JSON and CSV for download."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+
+from ner_app.analysis import Entity
+
+COLUMNS = tuple(field.name for field in fields(Entity))
+
+
+def to_json(entities: Sequence[Entity]) -> str:
+    """A JSON array of entity objects (UTF-8 kept as is)."""
+    return json.dumps([asdict(entity) for entity in entities], ensure_ascii=False, indent=2)
+
+
+def to_csv(entities: Sequence[Entity]) -> str:
+    """A CSV table with a header row and one row per entity."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asdict(entity) for entity in entities)
+    return buffer.getvalue()

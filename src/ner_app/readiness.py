@@ -1,0 +1,35 @@
+"""Whether the configured pipeline has loaded, for the readiness route."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+
+from ner_app.loader import cached_pipeline
+from ner_app.pipeline import PipelineLoadError, describe
+from ner_app.settings import Settings, SettingsError
+
+
+class Readiness:
+    """Loads the pipeline once and reports the outcome as an HTTP status and a body."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._body: dict[str, object] = {"status": "loading"}
+        self._status = 503
+
+    def load(self) -> None:
+        try:
+            nlp = cached_pipeline(Settings.from_env().model)
+        except (SettingsError, PipelineLoadError) as error:
+            self._set(503, {"status": "failed", "error": str(error)})
+        else:
+            self._set(200, {"status": "ready", "pipeline": asdict(describe(nlp))})
+
+    def report(self) -> tuple[int, dict[str, object]]:
+        with self._lock:
+            return self._status, dict(self._body)
+
+    def _set(self, status: int, body: dict[str, object]) -> None:
+        with self._lock:
+            self._status, self._body = status, body

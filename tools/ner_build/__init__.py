@@ -1,0 +1,1 @@
+"""Build-host tooling for ner-app: runs where images are built, never ships in the image."""
