@@ -1,0 +1,85 @@
+"""ner-app's sessions. `nox` with no arguments runs what CI runs.
+
+Tools come from poetry.lock (exported with hashes), never "latest". Anything longer than a
+few lines lives in tools/ner_build, which the unit tests cover.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests", "test-pipeline", "build", "integration"]
+
+ROOT = Path(__file__).parent
+POETRY = os.environ.get("POETRY", "poetry")
+TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
+SHELL_SCRIPTS = [".ci/run", ".ci/provision"]
+
+
+def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
+    """Install the lock's groups at their locked versions, checked against the lock's hashes."""
+    requirements = Path(session.create_tmp()) / "requirements.txt"
+    session.run(
+        POETRY, "export", "--only", groups, "--format", "requirements.txt",
+        "--output", str(requirements), external=True, silent=True,
+    )
+    session.install("--require-hashes", "--no-deps", "-r", str(requirements))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, ruff format, mypy --strict, hadolint and shellcheck."""
+    install_locked(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    session.run("hadolint", "docker/Dockerfile")
+    session.run("shellcheck", *SHELL_SCRIPTS)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests, AppTest UI tests included, with coverage."""
+    install_locked(session)
+    session.install("--no-deps", "-e", ".")
+    session.run("pytest", "tests/unit", "--cov", "--cov-report=term-missing:skip-covered", *session.posargs)
+
+
+@nox.session(name="test-pipeline")
+def test_pipeline(session: nox.Session) -> None:
+    """Build the small test spaCy pipeline wheel into build/test-pipeline/."""
+    install_locked(session)
+    session.run("python", "-m", "ner_build.test_pipeline", "build/test-pipeline", env=TOOLS_ENV)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build and tag the image (options: `nox -s build -- --help`)."""
+    install_locked(session, "dev")
+    session.run("python", "-m", "ner_build.build", *session.posargs, env=TOOLS_ENV)
+
+
+@nox.session(name="base-image")
+def base_image(session: nox.Session) -> None:
+    """Build a Python base image from Debian packages, for hosts with no registry."""
+    install_locked(session, "dev")
+    session.run("python", "-m", "ner_build.base_image", *session.posargs, env=TOOLS_ENV)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Start the image `nox -s build` made and prove it works (needs a Docker engine)."""
+    install_locked(session)
+    session.run("pytest", "tests/integration", *session.posargs, env=TOOLS_ENV)
+
+
+@nox.session
+def run(session: nox.Session) -> None:
+    """Run the app on this host at http://localhost:8501 (set NER_MODEL for another pipeline)."""
+    install_locked(session, "main")
+    session.install("--no-deps", ".", *session.posargs)
+    session.run("python", "-m", "ner_app")

@@ -1,0 +1,192 @@
+"""A Python base image made from Debian packages with debuerreotype, for hosts with no registry.
+
+The root filesystem is clamped to a fixed epoch and loaded as a `docker save` archive whose
+config has a fixed creation time, so the same Debian archive state gives the same image ID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ner_build.docker import Docker
+from ner_build.errors import BuildCheckError
+
+SUITE = "bookworm"
+PACKAGES = ("python3", "python3-venv", "ca-certificates")
+DEFAULT_TAG = "ner-app-base:bookworm-python3"
+# 2026-11-01T00:00:00Z: every file time in the rootfs and the image's `created`. Bump with the suite.
+DEFAULT_EPOCH = 1793491200
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+HOST_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
+
+
+@dataclass(frozen=True)
+class BaseImageOptions:
+    mirror: str
+    security_mirror: str
+    epoch: int
+    tag: str
+    docker: Docker
+
+
+def host_mirror(sources: Sequence[Path] = HOST_SOURCES) -> str:
+    """The Debian mirror the host's apt uses (deb822 `URIs:` or a one-line `deb` entry)."""
+    for path in sources:
+        if not path.exists():
+            continue
+        text = path.read_text()
+        match = re.search(r"^URIs:\s*(\S+)", text, re.M) or re.search(
+            r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+main", text, re.M
+        )
+        if match:
+            return match.group(1)
+    raise BuildCheckError(
+        "No Debian mirror found in the host's apt configuration; pass --mirror URL "
+        "(or NER_DEBIAN_MIRROR), e.g. a Debian mirror you can reach."
+    )
+
+
+def security_mirror_for(mirror: str) -> str:
+    """Debian's convention: the security archive sits beside the main one as debian-security."""
+    return mirror.rstrip("/") + "-security"
+
+
+def sources_entry(mirror: str, security_mirror: str) -> str:
+    """The deb822 sources the image's apt uses: the archive, its updates and security updates."""
+    return (
+        f"Types: deb\nURIs: {mirror}\nSuites: {SUITE} {SUITE}-updates\n"
+        f"Components: main\nSigned-By: {KEYRING}\n\n"
+        f"Types: deb\nURIs: {security_mirror}\nSuites: {SUITE}-security\n"
+        f"Components: main\nSigned-By: {KEYRING}\n"
+    )
+
+
+def image_config(diff_id: str, epoch: int) -> dict[str, object]:
+    """An OCI/Docker image config for one layer, created at the epoch."""
+    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": created,
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
+            "Cmd": ["python3"],
+        },
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": created, "created_by": f"debuerreotype {SUITE} + {' '.join(PACKAGES)}"}],
+    }
+
+
+def save_archive(layer: Path, tag: str, epoch: int, out: Path) -> str:
+    """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
+    diff_id = "sha256:" + _sha256(layer)
+    config = json.dumps(image_config(diff_id, epoch), sort_keys=True, separators=(",", ":")).encode()
+    config_name = hashlib.sha256(config).hexdigest()
+    layer_name = f"{diff_id.removeprefix('sha256:')}/layer.tar"
+    manifest = json.dumps([{"Config": f"{config_name}.json", "RepoTags": [tag], "Layers": [layer_name]}])
+    with tarfile.open(out, "w") as archive:
+        _add_bytes(archive, f"{config_name}.json", config, epoch)
+        _add_bytes(archive, "manifest.json", manifest.encode(), epoch)
+        archive.add(layer, arcname=layer_name, filter=lambda info: _clamp(info, epoch))
+    return f"sha256:{config_name}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes, epoch: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = len(data), epoch
+    archive.addfile(info, io.BytesIO(data))
+
+
+def _clamp(info: tarfile.TarInfo, epoch: int) -> tarfile.TarInfo:
+    info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
+    return info
+
+
+def build_rootfs(options: BaseImageOptions, workdir: Path) -> Path:
+    """Run debuerreotype: a minimal bookworm with Python, as one uncompressed tar."""
+    for tool in ("debuerreotype-init", "debuerreotype-tar"):
+        if not shutil.which(tool):
+            raise BuildCheckError(f"{tool} is missing; install it: `apt-get install debuerreotype`.")
+    rootfs, layer = workdir / "rootfs", workdir / "rootfs.tar"
+    _step("debuerreotype-init", "--non-debian", "--keyring", KEYRING, rootfs, SUITE, options.mirror)
+    (rootfs / "debuerreotype-epoch").write_text(f"{options.epoch}\n")
+    sources = sources_entry(options.mirror, options.security_mirror)
+    (rootfs / "etc/apt/sources.list.d/debian.sources").write_text(sources)
+    (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
+    _step("debuerreotype-minimizing-config", rootfs)
+    _step("debuerreotype-apt-get", rootfs, "update", "-qq")
+    _step("debuerreotype-apt-get", rootfs, "dist-upgrade", "-yqq")
+    _step("debuerreotype-apt-get", rootfs, "install", "-yqq", "--no-install-recommends", *PACKAGES)
+    _step("debuerreotype-apt-get", rootfs, "clean")
+    _step("debuerreotype-tar", rootfs, layer)
+    return layer
+
+
+def _step(*args: str | Path) -> None:
+    print(f"==> {' '.join(map(str, args))}", file=sys.stderr, flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    result = subprocess.run([str(a) for a in args], env=env)
+    if result.returncode:
+        raise BuildCheckError(f"{args[0]} failed with exit code {result.returncode}; see its output above.")
+
+
+def make(options: BaseImageOptions) -> str:
+    """Build, load and tag the base image; return its image ID."""
+    options.docker.check_engine()
+    with tempfile.TemporaryDirectory(prefix="ner-app-base-") as tmp:
+        layer = build_rootfs(options, Path(tmp))
+        archive = Path(tmp, "image.tar")
+        image_id = save_archive(layer, options.tag, options.epoch, archive)
+        options.docker.stream("load", "--input", str(archive))
+    return image_id
+
+
+def parse(argv: Sequence[str], env: dict[str, str]) -> BaseImageOptions:
+    parser = argparse.ArgumentParser(prog="nox -s base-image --", description=__doc__)
+    parser.add_argument("--mirror", default=env.get("NER_DEBIAN_MIRROR"), help="Debian mirror URL (default: the host's apt)")
+    parser.add_argument("--security-mirror", default=env.get("NER_DEBIAN_SECURITY_MIRROR"), help="default: MIRROR-security")
+    parser.add_argument("--epoch", type=int, default=int(env.get("NER_BASE_EPOCH", DEFAULT_EPOCH)))
+    parser.add_argument("--tag", default=env.get("NER_BASE_IMAGE", DEFAULT_TAG))
+    parser.add_argument("--docker", default=env.get("DOCKER", "docker"))
+    args = parser.parse_args(argv)
+    mirror = args.mirror or host_mirror()
+    security = args.security_mirror or security_mirror_for(mirror)
+    return BaseImageOptions(mirror, security, args.epoch, args.tag, Docker.from_string(args.docker))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        options = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
+        image_id = make(options)
+    except BuildCheckError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"base image {options.tag} {image_id}")
+    print(f"use it with: nox -s build -- --base-image {options.tag}   (or NER_BASE_IMAGE={options.tag})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

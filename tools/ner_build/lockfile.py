@@ -1,0 +1,77 @@
+"""poetry.lock as the single source of what the image installs."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+from ner_build.errors import BuildCheckError
+
+
+def _packages(lock: Path) -> list[dict[str, object]]:
+    packages: list[dict[str, object]] = tomllib.loads(lock.read_text())["package"]
+    return packages
+
+
+def locked_main(lock: Path) -> dict[str, str]:
+    """Name -> version of every package in the lock's main group."""
+    return {
+        str(p["name"]): str(p["version"])
+        for p in _packages(lock)
+        if "main" in p.get("groups", ["main"])  # type: ignore[operator]
+    }
+
+
+def locked_version(lock: Path, name: str) -> str:
+    """The locked version of one package."""
+    for package in _packages(lock):
+        if package["name"] == name:
+            return str(package["version"])
+    raise BuildCheckError(f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`.")
+
+
+def pinned_requirement(lock: Path, name: str) -> str:
+    """A requirements line `name==version --hash=...` from the lock, for pip --require-hashes."""
+    for package in _packages(lock):
+        if package["name"] == name:
+            files: list[dict[str, str]] = package["files"]  # type: ignore[assignment]
+            hashes = " ".join(f"--hash={f['hash']}" for f in files)
+            return f"{name}=={package['version']} {hashes}\n"
+    raise BuildCheckError(f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`.")
+
+
+def check_fresh(poetry: str, project: Path) -> None:
+    """Fail when poetry.lock does not match pyproject.toml."""
+    result = _poetry(poetry, project, "check", "--lock")
+    if result.returncode:
+        raise BuildCheckError(
+            "poetry.lock is stale against pyproject.toml: run `poetry lock`, review and commit "
+            f"poetry.lock, then build again.\n{result.stdout}{result.stderr}".rstrip()
+        )
+
+
+def export_main(poetry: str, project: Path, out: Path) -> Path:
+    """Export the main group with hashes as a requirements file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = ("export", "--only", "main", "--format", "requirements.txt", "--output", str(out))
+    result = _poetry(poetry, project, *args)
+    if result.returncode:
+        raise BuildCheckError(
+            "`poetry export` failed; install the export plugin into Poetry's environment "
+            f"(`poetry self add poetry-plugin-export`).\n{result.stderr}".rstrip()
+        )
+    return out
+
+
+def _poetry(poetry: str, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            [poetry, "--no-interaction", f"--directory={project}", *args],
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError:
+        raise BuildCheckError(
+            f"Poetry was not found as {poetry!r}; install Poetry 2 or set POETRY to its path."
+        ) from None

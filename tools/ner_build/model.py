@@ -1,0 +1,133 @@
+"""The spaCy pipeline wheel baked into the image: the pin, fetching, verifying, inspecting."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import tomllib
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from ner_build.errors import BuildCheckError
+
+
+@dataclass(frozen=True)
+class ModelPin:
+    """The default pipeline as pinned in docker/model.toml."""
+
+    name: str
+    version: str
+    url: str
+    sha256: str
+
+    @classmethod
+    def load(cls, path: Path) -> ModelPin:
+        data = tomllib.loads(path.read_text())["model"]
+        return cls(data["name"], data["version"], data["url"], data["sha256"].lower())
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ModelWheel:
+    """A pipeline wheel on disk and what its metadata says."""
+
+    path: Path
+    name: str
+    version: str
+    sha256: str
+    spacy_requirement: str
+
+    @property
+    def package(self) -> str:
+        """The import name (what spacy.load and NER_MODEL take)."""
+        return canonicalize_name(self.name).replace("-", "_")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(pin: ModelPin, cache_dir: Path, mirror: str | None = None) -> Path:
+    """The pinned wheel from the cache, else downloaded (from the mirror if given) and verified."""
+    target = cache_dir / pin.filename
+    if target.exists() and sha256_of(target) == pin.sha256:
+        return target
+    url = _source_url(pin, mirror)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".part", delete=False) as part:
+        partial = Path(part.name)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (pinned URL)
+                shutil.copyfileobj(response, part)
+        except OSError as error:
+            partial.unlink()
+            raise BuildCheckError(
+                f"Could not download the model from {url}: {error}. Give a reachable mirror "
+                "(--model-mirror / NER_MODEL_MIRROR) or a local wheel (--model-wheel)."
+            ) from None
+    verify(partial, pin.sha256, source=url)
+    partial.replace(target)
+    return target
+
+
+def _source_url(pin: ModelPin, mirror: str | None) -> str:
+    if not mirror:
+        return pin.url
+    return mirror + pin.filename if mirror.endswith("/") else mirror
+
+
+def verify(path: Path, expected: str, source: str) -> None:
+    """Fail, deleting the file, when its sha256 is not the pinned one."""
+    actual = sha256_of(path)
+    if actual != expected:
+        path.unlink()
+        raise BuildCheckError(
+            f"The model from {source} has sha256 {actual}, but the pin in docker/model.toml "
+            f"says {expected}. The file was deleted. Check the mirror serves the pinned file; "
+            "change the pin only for a model you mean to ship."
+        )
+
+
+def inspect(path: Path) -> ModelWheel:
+    """Read name, version and spaCy requirement from a pipeline wheel's METADATA."""
+    if not path.is_file():
+        raise BuildCheckError(f"Model wheel {path} does not exist; give the path of a .whl file.")
+    try:
+        with zipfile.ZipFile(path) as wheel:
+            meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+            meta = HeaderParser().parsestr(wheel.read(meta_name).decode())
+    except (zipfile.BadZipFile, StopIteration):
+        raise BuildCheckError(f"{path} is not a wheel with METADATA; give a spaCy pipeline wheel.") from None
+    spacy_reqs = [
+        r for r in (Requirement(line) for line in meta.get_all("Requires-Dist") or [])
+        if canonicalize_name(r.name) == "spacy"
+    ]
+    if not spacy_reqs:
+        raise BuildCheckError(f"{path} does not require spaCy; it is not a spaCy pipeline package.")
+    return ModelWheel(path, meta["Name"], meta["Version"], sha256_of(path), str(spacy_reqs[0].specifier))
+
+
+def check_spacy_compatible(model: ModelWheel, locked_spacy: str) -> None:
+    """Fail when the pipeline's spaCy requirement does not admit the locked spaCy."""
+    from packaging.specifiers import SpecifierSet
+
+    if locked_spacy not in SpecifierSet(model.spacy_requirement):
+        raise BuildCheckError(
+            f"{model.name} {model.version} requires spacy{model.spacy_requirement}, but poetry.lock "
+            f"has spacy {locked_spacy}. Use a pipeline built for spaCy {locked_spacy}, or change "
+            "the spacy pin in pyproject.toml and run `poetry lock`."
+        )
