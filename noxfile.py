@@ -24,8 +24,16 @@ def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
     """Install the lock's groups at their locked versions, checked against the lock's hashes."""
     requirements = Path(session.create_tmp()) / "requirements.txt"
     session.run(
-        POETRY, "export", "--only", groups, "--format", "requirements.txt",
-        "--output", str(requirements), external=True, silent=True,
+        POETRY,
+        "export",
+        "--only",
+        groups,
+        "--format",
+        "requirements.txt",
+        "--output",
+        str(requirements),
+        external=True,
+        silent=True,
     )
     session.install("--require-hashes", "--no-deps", "-r", str(requirements))
 
@@ -46,7 +54,9 @@ def tests(session: nox.Session) -> None:
     """Unit tests, AppTest UI tests included, with coverage."""
     install_locked(session)
     session.install("--no-deps", "-e", ".")
-    session.run("pytest", "tests/unit", "--cov", "--cov-report=term-missing:skip-covered", *session.posargs)
+    session.run(
+        "pytest", "tests/unit", "--cov", "--cov-report=term-missing:skip-covered", *session.posargs
+    )
 
 
 @nox.session(name="test-pipeline")

@@ -28,7 +28,8 @@ from ner_build.errors import BuildCheckError
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
 DEFAULT_TAG = "ner-app-base:bookworm-python3"
-# 2026-11-01T00:00:00Z: every file time in the rootfs and the image's `created`. Bump with the suite.
+# 2026-11-01T00:00:00Z: every file time in the rootfs and the image's `created`.
+# Bump it with the suite.
 DEFAULT_EPOCH = 1793491200
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 HOST_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
@@ -83,21 +84,30 @@ def image_config(diff_id: str, epoch: int) -> dict[str, object]:
         "os": "linux",
         "created": created,
         "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
+            "Env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "LANG=C.UTF-8",
+            ],
             "Cmd": ["python3"],
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": created, "created_by": f"debuerreotype {SUITE} + {' '.join(PACKAGES)}"}],
+        "history": [
+            {"created": created, "created_by": f"debuerreotype {SUITE} + {' '.join(PACKAGES)}"}
+        ],
     }
 
 
 def save_archive(layer: Path, tag: str, epoch: int, out: Path) -> str:
     """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
     diff_id = "sha256:" + _sha256(layer)
-    config = json.dumps(image_config(diff_id, epoch), sort_keys=True, separators=(",", ":")).encode()
+    config = json.dumps(
+        image_config(diff_id, epoch), sort_keys=True, separators=(",", ":")
+    ).encode()
     config_name = hashlib.sha256(config).hexdigest()
     layer_name = f"{diff_id.removeprefix('sha256:')}/layer.tar"
-    manifest = json.dumps([{"Config": f"{config_name}.json", "RepoTags": [tag], "Layers": [layer_name]}])
+    manifest = json.dumps(
+        [{"Config": f"{config_name}.json", "RepoTags": [tag], "Layers": [layer_name]}]
+    )
     with tarfile.open(out, "w") as archive:
         _add_bytes(archive, f"{config_name}.json", config, epoch)
         _add_bytes(archive, "manifest.json", manifest.encode(), epoch)
@@ -128,7 +138,9 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> Path:
     """Run debuerreotype: a minimal bookworm with Python, as one uncompressed tar."""
     for tool in ("debuerreotype-init", "debuerreotype-tar"):
         if not shutil.which(tool):
-            raise BuildCheckError(f"{tool} is missing; install it: `apt-get install debuerreotype`.")
+            raise BuildCheckError(
+                f"{tool} is missing; install it: `apt-get install debuerreotype`."
+            )
     rootfs, layer = workdir / "rootfs", workdir / "rootfs.tar"
     _step("debuerreotype-init", "--non-debian", "--keyring", KEYRING, rootfs, SUITE, options.mirror)
     (rootfs / "debuerreotype-epoch").write_text(f"{options.epoch}\n")
@@ -149,7 +161,9 @@ def _step(*args: str | Path) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     result = subprocess.run([str(a) for a in args], env=env)
     if result.returncode:
-        raise BuildCheckError(f"{args[0]} failed with exit code {result.returncode}; see its output above.")
+        raise BuildCheckError(
+            f"{args[0]} failed with exit code {result.returncode}; see its output above."
+        )
 
 
 def make(options: BaseImageOptions) -> str:
@@ -165,8 +179,16 @@ def make(options: BaseImageOptions) -> str:
 
 def parse(argv: Sequence[str], env: dict[str, str]) -> BaseImageOptions:
     parser = argparse.ArgumentParser(prog="nox -s base-image --", description=__doc__)
-    parser.add_argument("--mirror", default=env.get("NER_DEBIAN_MIRROR"), help="Debian mirror URL (default: the host's apt)")
-    parser.add_argument("--security-mirror", default=env.get("NER_DEBIAN_SECURITY_MIRROR"), help="default: MIRROR-security")
+    parser.add_argument(
+        "--mirror",
+        default=env.get("NER_DEBIAN_MIRROR"),
+        help="Debian mirror URL (default: the host's apt)",
+    )
+    parser.add_argument(
+        "--security-mirror",
+        default=env.get("NER_DEBIAN_SECURITY_MIRROR"),
+        help="default: MIRROR-security",
+    )
     parser.add_argument("--epoch", type=int, default=int(env.get("NER_BASE_EPOCH", DEFAULT_EPOCH)))
     parser.add_argument("--tag", default=env.get("NER_BASE_IMAGE", DEFAULT_TAG))
     parser.add_argument("--docker", default=env.get("DOCKER", "docker"))
@@ -184,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"base image {options.tag} {image_id}")
-    print(f"use it with: nox -s build -- --base-image {options.tag}   (or NER_BASE_IMAGE={options.tag})")
+    print(
+        f"use it with: nox -s build -- --base-image {options.tag}"
+        f"   (or NER_BASE_IMAGE={options.tag})"
+    )
     return 0
 
 

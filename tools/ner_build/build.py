@@ -51,17 +51,39 @@ class BuildResult:
     model: str
     model_version: str
     model_sha256: str
+    ca_bundle: str | None
 
 
 def parse(argv: Sequence[str], env: dict[str, str]) -> BuildOptions:
     parser = argparse.ArgumentParser(prog="nox -s build --", description=__doc__)
     add = parser.add_argument
     add("--docker", default=env.get("DOCKER", "docker"), help="docker client command [DOCKER]")
-    add("--base-image", default=env.get("NER_BASE_IMAGE"), help="base image (default: the Dockerfile's pinned python image) [NER_BASE_IMAGE]")
-    add("--model-wheel", type=Path, default=_path(env.get("NER_MODEL_WHEEL")), help="local spaCy pipeline wheel instead of the pinned model [NER_MODEL_WHEEL]")
-    add("--model-mirror", default=env.get("NER_MODEL_MIRROR"), help="URL (or URL/ prefix) serving the pinned model; the sha256 pin still applies [NER_MODEL_MIRROR]")
-    add("--ca-bundle", type=Path, default=_path(env.get("NER_CA_BUNDLE")), help="CA bundle for the build's downloads, passed as a BuildKit secret [NER_CA_BUNDLE]")
-    add("--image", default=env.get("NER_IMAGE", "ner-app"), help="image repository name [NER_IMAGE]")
+    add(
+        "--base-image",
+        default=env.get("NER_BASE_IMAGE"),
+        help="base image (default: the Dockerfile's pinned python image) [NER_BASE_IMAGE]",
+    )
+    add(
+        "--model-wheel",
+        type=Path,
+        default=_path(env.get("NER_MODEL_WHEEL")),
+        help="local spaCy pipeline wheel instead of the pinned model [NER_MODEL_WHEEL]",
+    )
+    add(
+        "--model-mirror",
+        default=env.get("NER_MODEL_MIRROR"),
+        help="URL (or URL/ prefix) serving the pinned model; the sha256 pin still applies"
+        " [NER_MODEL_MIRROR]",
+    )
+    add(
+        "--ca-bundle",
+        type=Path,
+        default=_path(env.get("NER_CA_BUNDLE")),
+        help="CA bundle for the build's downloads, passed as a BuildKit secret [NER_CA_BUNDLE]",
+    )
+    add(
+        "--image", default=env.get("NER_IMAGE", "ner-app"), help="image repository name [NER_IMAGE]"
+    )
     add("--poetry", default=env.get("POETRY", "poetry"), help="poetry command [POETRY]")
     args = parser.parse_args(argv)
     return BuildOptions(**vars(args))
@@ -91,7 +113,10 @@ def prepare_model(options: BuildOptions, locked_spacy: str) -> model.ModelWheel:
         pin = model.ModelPin.load(MODEL_PIN)
         step(f"fetching {pin.name} {pin.version} (sha256 {pin.sha256[:12]}…) into {CACHE}")
         wheel = model.inspect(model.fetch(pin, CACHE, options.model_mirror))
-    step(f"checking {wheel.name} {wheel.version} (spacy{wheel.spacy_requirement}) against spacy {locked_spacy}")
+    step(
+        f"checking {wheel.name} {wheel.version} (spacy{wheel.spacy_requirement})"
+        f" against spacy {locked_spacy}"
+    )
     model.check_spacy_compatible(wheel, locked_spacy)
     return wheel
 
@@ -102,17 +127,32 @@ def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
     (CONTEXT / "model").mkdir(parents=True)
     step("exporting the main group of poetry.lock with hashes")
     lockfile.export_main(options.poetry, ROOT, CONTEXT / "requirements.txt")
-    (CONTEXT / "uv-requirements.txt").write_text(lockfile.pinned_requirement(ROOT / "poetry.lock", "uv"))
+    (CONTEXT / "uv-requirements.txt").write_text(
+        lockfile.pinned_requirement(ROOT / "poetry.lock", "uv")
+    )
     shutil.copy2(wheel.path, CONTEXT / "model" / wheel.path.name)
     step("building the app wheel")
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(git.commit_time(ROOT))}
     subprocess.run(
-        [options.poetry, "build", "--no-interaction", "--format", "wheel", "--output", str(CONTEXT / "app")],
-        cwd=ROOT, check=True, env=env, stdout=subprocess.DEVNULL,
+        [
+            options.poetry,
+            "build",
+            "--no-interaction",
+            "--format",
+            "wheel",
+            "--output",
+            str(CONTEXT / "app"),
+        ],
+        cwd=ROOT,
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
 
 
-def build_args(options: BuildOptions, wheel: model.ModelWheel, version: str, revision: str) -> list[str]:
+def build_args(
+    options: BuildOptions, wheel: model.ModelWheel, version: str, revision: str
+) -> list[str]:
     commit_epoch = git.commit_time(ROOT)
     values = {
         "LOCK_EPOCH": git.commit_time(ROOT, "poetry.lock"),
@@ -146,18 +186,30 @@ def run(options: BuildOptions) -> BuildResult:
     docker.check_buildkit()
     base = options.base_image or default_base_image()
     step(f"checking the base image {base}")
-    docker.ensure_image(base, "On a host with no registry, build a base image from Debian packages "
-                        "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE.")
+    docker.ensure_image(
+        base,
+        "On a host with no registry, build a base image from Debian packages "
+        "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE.",
+    )
     prepare_context(options, wheel)
     revision, dirty = git.revision(ROOT), git.is_dirty(ROOT)
     tags = image_tags(options.image, version, revision, dirty)
     step(f"building {tags[1]}")
     iid_file = ROOT / "build" / "image.iid"
-    docker.stream("build", "--progress=plain", f"--file={DOCKERFILE}", f"--iidfile={iid_file}",
-                  *build_args(options, wheel, version, revision), str(ROOT))
+    docker.stream(
+        "build",
+        "--progress=plain",
+        f"--file={DOCKERFILE}",
+        f"--iidfile={iid_file}",
+        *build_args(options, wheel, version, revision),
+        str(ROOT),
+    )
     image_id = iid_file.read_text().strip()
     docker.tag(image_id, tags)
-    result = BuildResult(image_id, tags, revision, wheel.package, wheel.version, wheel.sha256)
+    ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
+    result = BuildResult(
+        image_id, tags, revision, wheel.package, wheel.version, wheel.sha256, ca_bundle
+    )
     RESULT.write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
 
@@ -168,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildCheckError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print("\n".join(["built:", *(f"  {tag}" for tag in result.tags), f"image ID: {result.image_id}"]))
+    print(
+        "\n".join(["built:", *(f"  {tag}" for tag in result.tags), f"image ID: {result.image_id}"])
+    )
     return 0
 
 

@@ -50,7 +50,9 @@ class Docker:
 
     def check_buildkit(self) -> None:
         """Build an empty image with BuildKit: fails on clients whose BuildKit is missing."""
-        result = self.run("build", "--quiet", "-", input_text="FROM scratch\nLABEL ner-app.probe=1\n")
+        result = self.run(
+            "build", "--quiet", "-", input_text="FROM scratch\nLABEL ner-app.probe=1\n"
+        )
         if result.returncode:
             raise BuildCheckError(
                 f"`{' '.join(self.command)} build` cannot use BuildKit: {result.stderr.strip()}\n"
@@ -70,8 +72,10 @@ class Docker:
         pulled = self.run("pull", "--quiet", ref)
         found = self.image_id(ref) if pulled.returncode == 0 else None
         if not found:
-            raise BuildCheckError(f"The image {ref} is not present and pulling it failed: "
-                                  f"{pulled.stderr.strip()}\n{hint}")
+            raise BuildCheckError(
+                f"The image {ref} is not present and pulling it failed: "
+                f"{pulled.stderr.strip()}\n{hint}"
+            )
         return found
 
     def stream(self, *args: str, stdin: bytes | None = None) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+
+from packaging.markers import Marker
 
 from ner_build.errors import BuildCheckError
 
@@ -14,13 +17,23 @@ def _packages(lock: Path) -> list[dict[str, object]]:
     return packages
 
 
-def locked_main(lock: Path) -> dict[str, str]:
-    """Name -> version of every package in the lock's main group."""
+def locked_main(lock: Path, environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Name -> version of the lock's main group, as installed where the marker environment holds.
+
+    With no environment, every main package is listed, whatever its markers.
+    """
     return {
         str(p["name"]): str(p["version"])
         for p in _packages(lock)
         if "main" in p.get("groups", ["main"])  # type: ignore[operator]
+        and (environment is None or _applies(p.get("markers"), environment))
     }
+
+
+def _applies(markers: object, environment: Mapping[str, str]) -> bool:
+    """Whether a package's lock markers (a string, or per group) hold in the environment."""
+    marker = markers.get("main") if isinstance(markers, dict) else markers
+    return not marker or Marker(str(marker)).evaluate(dict(environment))
 
 
 def locked_version(lock: Path, name: str) -> str:
@@ -28,7 +41,9 @@ def locked_version(lock: Path, name: str) -> str:
     for package in _packages(lock):
         if package["name"] == name:
             return str(package["version"])
-    raise BuildCheckError(f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`.")
+    raise BuildCheckError(
+        f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`."
+    )
 
 
 def pinned_requirement(lock: Path, name: str) -> str:
@@ -38,7 +53,9 @@ def pinned_requirement(lock: Path, name: str) -> str:
             files: list[dict[str, str]] = package["files"]  # type: ignore[assignment]
             hashes = " ".join(f"--hash={f['hash']}" for f in files)
             return f"{name}=={package['version']} {hashes}\n"
-    raise BuildCheckError(f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`.")
+    raise BuildCheckError(
+        f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`."
+    )
 
 
 def check_fresh(poetry: str, project: Path) -> None:

@@ -111,14 +111,19 @@ def inspect(path: Path) -> ModelWheel:
             meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
             meta = HeaderParser().parsestr(wheel.read(meta_name).decode())
     except (zipfile.BadZipFile, StopIteration):
-        raise BuildCheckError(f"{path} is not a wheel with METADATA; give a spaCy pipeline wheel.") from None
+        raise BuildCheckError(
+            f"{path} is not a wheel with METADATA; give a spaCy pipeline wheel."
+        ) from None
     spacy_reqs = [
-        r for r in (Requirement(line) for line in meta.get_all("Requires-Dist") or [])
+        r
+        for r in (Requirement(line) for line in meta.get_all("Requires-Dist") or [])
         if canonicalize_name(r.name) == "spacy"
     ]
     if not spacy_reqs:
         raise BuildCheckError(f"{path} does not require spaCy; it is not a spaCy pipeline package.")
-    return ModelWheel(path, meta["Name"], meta["Version"], sha256_of(path), str(spacy_reqs[0].specifier))
+    return ModelWheel(
+        path, meta["Name"], meta["Version"], sha256_of(path), str(spacy_reqs[0].specifier)
+    )
 
 
 def check_spacy_compatible(model: ModelWheel, locked_spacy: str) -> None:
@@ -127,7 +132,8 @@ def check_spacy_compatible(model: ModelWheel, locked_spacy: str) -> None:
 
     if locked_spacy not in SpecifierSet(model.spacy_requirement):
         raise BuildCheckError(
-            f"{model.name} {model.version} requires spacy{model.spacy_requirement}, but poetry.lock "
+            f"{model.name} {model.version} requires spacy{model.spacy_requirement}, "
+            "but poetry.lock "
             f"has spacy {locked_spacy}. Use a pipeline built for spaCy {locked_spacy}, or change "
             "the spacy pin in pyproject.toml and run `poetry lock`."
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def image_tags(image: str, version: str, revision: str, dirty: bool) -> list[str]:
-    """The tags `nox -s build` gives the image, e.g. ner-app:0.1.0, ner-app:4d312d6, ner-app:latest."""
+    """The tags `nox -s build` gives, e.g. ner-app:0.1.0, ner-app:4d312d6, ner-app:latest."""
     if not image or ":" in image.rsplit("/", 1)[-1]:
         raise ValueError(f"image name {image!r} must be a repository without a tag")
     short = revision[:7] + ("-dirty" if dirty else "")

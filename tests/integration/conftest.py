@@ -1,0 +1,163 @@
+"""Fixtures for tests of the built image: the engine, the image, containers and a browser.
+
+Nothing here skips: without an engine, an image or a browser the tests fail and say what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+# Ryuk (testcontainers' reaper) is an image from a registry; the fixtures remove containers.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+# Reach mapped ports on the engine's host, also when the tests run inside a container.
+os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+
+import pytest
+from docker.errors import DockerException
+from ner_build.docker import START_ENGINE_HINT
+from playwright.sync_api import Browser, sync_playwright
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy
+
+import docker
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_RESULT = ROOT / "build" / "image.json"
+PORT = 8501
+STARTUP_TIMEOUT = 60
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+HARDENED: dict[str, Any] = {
+    "user": "12345:0",
+    "read_only": True,
+    "tmpfs": {"/tmp": "rw,size=64m"},  # applied with with_tmpfs_mount
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+}
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as error:
+        pytest.fail(f"No Docker engine answers ({error}). {START_ENGINE_HINT}", pytrace=False)
+    return client
+
+
+@pytest.fixture(scope="session")
+def built() -> dict[str, Any]:
+    """What `nox -s build` recorded about the image it built last."""
+    if not BUILD_RESULT.exists():
+        pytest.fail(
+            f"{BUILD_RESULT} is missing: build the image first with `nox -s build`.", pytrace=False
+        )
+    result: dict[str, Any] = json.loads(BUILD_RESULT.read_text())
+    return result
+
+
+@pytest.fixture(scope="session")
+def image(docker_client: docker.DockerClient, built: dict[str, Any]) -> str:
+    """The exact tag `nox -s build` gave the image (git short SHA), checked against its ID."""
+    tag = str(built["tags"][1])
+    try:
+        found = docker_client.images.get(tag).id
+    except DockerException:
+        pytest.fail(f"Image {tag} is not in the engine: run `nox -s build` first.", pytrace=False)
+    assert found == built["image_id"], f"{tag} is {found}, not the image nox -s build made"
+    return tag
+
+
+StartApp = Callable[..., DockerContainer]
+
+
+@pytest.fixture(scope="module")
+def start_app(image: str) -> Iterator[StartApp]:
+    """Start containers of the image, waiting for readiness; all are removed afterwards."""
+    started: list[DockerContainer] = []
+
+    def start(
+        wait_path: str | None = "/readyz", env: dict[str, str] | None = None, **kwargs: Any
+    ) -> DockerContainer:
+        container = DockerContainer(image)
+        for path, options in kwargs.pop("tmpfs", {}).items():
+            container.with_tmpfs_mount(path, options)
+        container.with_kwargs(**kwargs)
+        for key, value in (env or {}).items():
+            container.with_env(key, value)
+        if kwargs.get("network_mode") == "none":
+            container.waiting_for(
+                ExecWaitStrategy(
+                    ["python", "-m", "ner_app.healthcheck", wait_path or "/_stcore/health"]
+                ).with_startup_timeout(STARTUP_TIMEOUT)
+            )
+        else:
+            container.with_exposed_ports(PORT).waiting_for(
+                HttpWaitStrategy(PORT, wait_path or "/_stcore/health")
+                .for_status_code(200)
+                .with_startup_timeout(STARTUP_TIMEOUT)
+            )
+        started.append(container)
+        return container.start()
+
+    yield start
+    for container in started:
+        container.stop()  # removes it, also when start() failed while waiting
+
+
+def url(container: DockerContainer, path: str = "") -> str:
+    return f"http://{container.get_container_host_ip()}:{container.get_exposed_port(PORT)}{path}"
+
+
+def http_get(address: str) -> tuple[int, str]:
+    """Status and body of a GET, also for error statuses."""
+    try:
+        with urllib.request.urlopen(address, timeout=10) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode()
+
+
+def run_in(container: DockerContainer, *command: str) -> tuple[int, str]:
+    """Exit code and output of a command run inside the container."""
+    result = container.get_wrapped_container().exec_run(list(command))
+    return int(result.exit_code), result.output.decode()
+
+
+def chromium_path() -> str:
+    configured = os.environ.get("CHROMIUM")
+    for candidate in [configured] if configured else CHROMIUM_CANDIDATES:
+        found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
+        if found:
+            return found
+    pytest.fail(
+        "No Chromium found: install Debian's `chromium` or set CHROMIUM to its path.", pytrace=False
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    env = {**os.environ, "HOME": str(tmp_path_factory.mktemp("browser-home"))}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, env=env
+        )
+        yield browser
+        browser.close()

@@ -1,0 +1,117 @@
+"""The app in the hardened container, driven through a real Chromium."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+from testcontainers.core.container import DockerContainer
+
+from tests.integration.conftest import HARDENED, ROOT, StartApp, http_get, url
+
+SAMPLE = "Ada Lovelace worked with Charles Babbage in London in 1843."
+MAX_CHARS = 500
+SCREENSHOT = ROOT / "build" / "screenshots" / "app.png"
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def app(start_app: StartApp) -> DockerContainer:
+    return start_app(env={"NER_MAX_CHARS": str(MAX_CHARS)}, **HARDENED)
+
+
+@pytest.fixture
+def page(browser: Browser, app: DockerContainer) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(url(app, "/"))
+    page.get_by_label("Text").wait_for(timeout=WAIT_MS)
+    yield page
+    context.close()
+
+
+def enter_text(page: Page, text: str) -> None:
+    area = page.get_by_label("Text")
+    area.fill(text)
+    area.press("Control+Enter")
+
+
+def highlighted(page: Page) -> list[tuple[str, str]]:
+    page.locator("mark").first.wait_for(timeout=WAIT_MS)
+    pairs = []
+    for mark in page.locator("mark").all_inner_texts():
+        *words, label = mark.split()  # displacy shows the entity's text, then its label
+        pairs.append((" ".join(words), label))
+    return pairs
+
+
+def table_rows(page: Page) -> list[tuple[str, str]]:
+    """(text, label) of each row of the entity table (the grid's accessible DOM table)."""
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.locator("[role=gridcell]").first.wait_for(state="attached", timeout=WAIT_MS)
+    rows = grid.locator("tbody [role=row]").all()
+    return [tuple(row.locator("[role=gridcell]").all_text_contents()[:2]) for row in rows]  # type: ignore[misc]
+
+
+def test_sample_text_is_highlighted_and_tabulated(page: Page) -> None:
+    enter_text(page, SAMPLE)
+    expected = [
+        ("Ada Lovelace", "PERSON"),
+        ("Charles Babbage", "PERSON"),
+        ("London", "GPE"),
+        ("1843", "DATE"),
+    ]
+    assert highlighted(page) == expected
+    assert table_rows(page) == expected
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_uploaded_text_file_is_analysed(page: Page, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Grace Hopper joined the United Nations in Paris.", encoding="utf-8")
+    page.locator("input[type=file]").set_input_files(notes)
+    assert highlighted(page) == [
+        ("Grace Hopper", "PERSON"),
+        ("United Nations", "ORG"),
+        ("Paris", "GPE"),
+    ]
+
+
+def test_json_download_carries_the_entities(page: Page) -> None:
+    enter_text(page, SAMPLE)
+    highlighted(page)
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.get_by_role("button", name="Download JSON").click()
+    entities = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert [(e["text"], e["label"], e["start"], e["end"]) for e in entities] == [
+        ("Ada Lovelace", "PERSON", 0, 12),
+        ("Charles Babbage", "PERSON", 25, 40),
+        ("London", "GPE", 44, 50),
+        ("1843", "DATE", 54, 58),
+    ]
+
+
+def test_text_over_the_limit_gets_the_message_and_health_stays_ok(
+    page: Page, app: DockerContainer
+) -> None:
+    enter_text(page, "Ada Lovelace " * 50)
+    alert = page.get_by_test_id("stAlertContentError")
+    alert.wait_for(timeout=WAIT_MS)
+    assert f"the limit is {MAX_CHARS}" in alert.inner_text()
+    assert http_get(url(app, "/_stcore/health")) == (200, "ok")
+
+
+def test_binary_upload_gets_the_message_and_health_stays_ok(
+    page: Page, app: DockerContainer, tmp_path: Path
+) -> None:
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    page.locator("input[type=file]").set_input_files(binary)
+    alert = page.get_by_test_id("stAlertContentError")
+    alert.wait_for(timeout=WAIT_MS)
+    assert "looks like a binary file" in alert.inner_text()
+    assert http_get(url(app, "/_stcore/health")) == (200, "ok")

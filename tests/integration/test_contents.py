@@ -1,0 +1,83 @@
+"""What is, and is not, inside the image."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from ner_build.lockfile import locked_main
+from packaging.utils import canonicalize_name
+
+from tests.integration.conftest import ROOT, StartApp, run_in
+
+DISTRIBUTIONS = (
+    "import json, importlib.metadata as m; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+)
+MARKER_ENVIRONMENT = (
+    "import json; from packaging.markers import default_environment; "
+    "print(json.dumps(default_environment()))"
+)
+PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\n(.+?)\n-----END CERTIFICATE-----", re.S)
+
+
+def test_installed_distributions_are_exactly_the_lock_plus_app_and_model(
+    start_app: StartApp, built: dict[str, Any]
+) -> None:
+    container = start_app(wait_path=None)
+    code, output = run_in(container, "python", "-c", DISTRIBUTIONS)
+    assert code == 0, output
+    installed = {canonicalize_name(name): version for name, version in json.loads(output).items()}
+    environment = json.loads(run_in(container, "python", "-c", MARKER_ENVIRONMENT)[1])
+    locked = locked_main(ROOT / "poetry.lock", environment)
+    expected = {canonicalize_name(name): version for name, version in locked.items()}
+    expected[canonicalize_name("ner-app")] = built["tags"][0].rsplit(":", 1)[1]
+    expected[canonicalize_name(built["model"])] = built["model_version"]
+    assert installed == expected
+
+
+def test_contains_no_build_tools_caches_or_apt_lists(start_app: StartApp) -> None:
+    container = start_app(wait_path=None)
+    for tool in ("pip", "pip3", "poetry", "uv", "gcc", "cc", "curl"):
+        assert run_in(container, "sh", "-c", f"command -v {tool}")[0] != 0, (
+            f"{tool} is in the image"
+        )
+    assert run_in(container, "python", "-c", "import pip")[0] != 0
+    _code, listing = run_in(
+        container,
+        "sh",
+        "-c",
+        "ls -A /var/lib/apt/lists /root/.cache /opt/uv /tmp/requirements.txt /tmp/model /tmp/app"
+        " 2>/dev/null",
+    )
+    assert listing.split() in ([], ["/var/lib/apt/lists:"], ["/var/lib/apt/lists:", "partial"]), (
+        listing
+    )
+
+
+def test_the_build_ca_bundle_is_in_no_layer(
+    start_app: StartApp, built: dict[str, Any], tmp_path: Path
+) -> None:
+    assert built["ca_bundle"], (
+        "the image was built without --ca-bundle; build with one to prove this"
+    )
+    container = start_app(wait_path=None)
+    image_bundle = run_in(container, "cat", "/etc/ssl/certs/ca-certificates.crt")[1].encode()
+    build_only = set(PEM.findall(Path(built["ca_bundle"]).read_bytes())) - set(
+        PEM.findall(image_bundle)
+    )
+    assert build_only, "every certificate of the build's CA bundle is a public CA of the image"
+    needles = [body.replace(b"\n", b"")[:64] for body in build_only]
+    exported = tmp_path / "rootfs.tar"
+    with exported.open("wb") as out:
+        for chunk in container.get_wrapped_container().export():
+            out.write(chunk)
+    with tarfile.open(exported) as rootfs:
+        for member in rootfs:
+            if member.isfile() and member.size < 50_000_000:
+                data = rootfs.extractfile(member).read().replace(b"\n", b"")  # type: ignore[union-attr]
+                found = [needle for needle in needles if needle in data]
+                assert not found, f"{member.name} holds a certificate of the build's CA bundle"

@@ -1,0 +1,47 @@
+"""Liveness and readiness, as Docker and Kubernetes probes would see them."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.integration.conftest import StartApp, http_get, run_in, url
+
+
+def test_health_is_ok_and_readiness_describes_the_baked_pipeline(
+    start_app: StartApp, built: dict[str, Any]
+) -> None:
+    container = start_app()
+    assert http_get(url(container, "/_stcore/health")) == (200, "ok")
+    status, body = http_get(url(container, "/readyz"))
+    assert status == 200
+    ready = json.loads(body)
+    assert ready["status"] == "ready"
+    assert ready["pipeline"]["name"] == built["model"]
+    assert ready["pipeline"]["version"] == built["model_version"]
+
+
+def test_readiness_fails_but_health_stays_ok_when_the_pipeline_cannot_load(
+    start_app: StartApp,
+) -> None:
+    container = start_app(wait_path="/_stcore/health", env={"NER_MODEL": "xx_not_installed"})
+    deadline = time.monotonic() + 30
+    status, body = http_get(url(container, "/readyz"))
+    while json.loads(body)["status"] == "loading" and time.monotonic() < deadline:
+        status, body = http_get(url(container, "/readyz"))
+    assert status == 503
+    assert json.loads(body)["status"] == "failed"
+    assert "'xx_not_installed' is not installed" in json.loads(body)["error"]
+    assert http_get(url(container, "/_stcore/health")) == (200, "ok")
+
+
+def test_the_image_healthcheck_command_passes_in_a_running_container(
+    start_app: StartApp, docker_client: Any, image: str
+) -> None:
+    healthcheck = docker_client.images.get(image).attrs["Config"]["Healthcheck"]["Test"]
+    assert healthcheck[0] == "CMD"
+    container = start_app()
+    assert run_in(container, *healthcheck[1:])[0] == 0
+    nothing_listens = ("env", "STREAMLIT_SERVER_PORT=1", *healthcheck[1:])
+    assert run_in(container, *nothing_listens)[0] == 1
