@@ -51,7 +51,7 @@ def host_mirror(sources: Sequence[Path] = HOST_SOURCES) -> str:
             continue
         text = path.read_text()
         match = re.search(r"^URIs:\s*(\S+)", text, re.M) or re.search(
-            r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+main", text, re.M
+            r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+\S", text, re.M
         )
         if match:
             return match.group(1)
@@ -76,11 +76,19 @@ def sources_entry(mirror: str, security_mirror: str) -> str:
     )
 
 
-def image_config(diff_id: str, epoch: int) -> dict[str, object]:
+def host_architecture() -> str:
+    """The Debian architecture debuerreotype builds for (the host's), as Docker names it."""
+    debian = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return {"armhf": "arm", "armel": "arm", "i386": "386"}.get(debian, debian)
+
+
+def image_config(diff_id: str, epoch: int, architecture: str = "amd64") -> dict[str, object]:
     """An OCI/Docker image config for one layer, created at the epoch."""
     created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
-        "architecture": "amd64",
+        "architecture": architecture,
         "os": "linux",
         "created": created,
         "config": {
@@ -97,11 +105,11 @@ def image_config(diff_id: str, epoch: int) -> dict[str, object]:
     }
 
 
-def save_archive(layer: Path, tag: str, epoch: int, out: Path) -> str:
+def save_archive(layer: Path, tag: str, epoch: int, out: Path, architecture: str = "amd64") -> str:
     """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
     diff_id = "sha256:" + _sha256(layer)
     config = json.dumps(
-        image_config(diff_id, epoch), sort_keys=True, separators=(",", ":")
+        image_config(diff_id, epoch, architecture), sort_keys=True, separators=(",", ":")
     ).encode()
     config_name = hashlib.sha256(config).hexdigest()
     layer_name = f"{diff_id.removeprefix('sha256:')}/layer.tar"
@@ -172,7 +180,7 @@ def make(options: BaseImageOptions) -> str:
     with tempfile.TemporaryDirectory(prefix="ner-app-base-") as tmp:
         layer = build_rootfs(options, Path(tmp))
         archive = Path(tmp, "image.tar")
-        image_id = save_archive(layer, options.tag, options.epoch, archive)
+        image_id = save_archive(layer, options.tag, options.epoch, archive, host_architecture())
         options.docker.stream("load", "--input", str(archive))
     return image_id
 

@@ -176,6 +176,11 @@ def build_args(
 def run(options: BuildOptions) -> BuildResult:
     docker = Docker.from_string(options.docker)
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    revision, dirty = git.revision(ROOT), git.is_dirty(ROOT)
+    try:
+        tags = image_tags(options.image, version, revision, dirty)
+    except ValueError as error:
+        raise BuildCheckError(f"{error}; pass --image / NER_IMAGE without a tag.") from None
     step("checking poetry.lock against pyproject.toml")
     lockfile.check_fresh(options.poetry, ROOT)
     wheel = prepare_model(options, lockfile.locked_version(ROOT / "poetry.lock", "spacy"))
@@ -192,8 +197,6 @@ def run(options: BuildOptions) -> BuildResult:
         "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE.",
     )
     prepare_context(options, wheel)
-    revision, dirty = git.revision(ROOT), git.is_dirty(ROOT)
-    tags = image_tags(options.image, version, revision, dirty)
     step(f"building {tags[1]}")
     iid_file = ROOT / "build" / "image.iid"
     docker.stream(

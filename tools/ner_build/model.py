@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import shutil
 import tempfile
 import tomllib
@@ -70,18 +71,24 @@ def fetch(pin: ModelPin, cache_dir: Path, mirror: str | None = None) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".part", delete=False) as part:
         partial = Path(part.name)
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (pinned URL)
-                shutil.copyfileobj(response, part)
-        except OSError as error:
-            partial.unlink()
-            raise BuildCheckError(
-                f"Could not download the model from {url}: {error}. Give a reachable mirror "
-                "(--model-mirror / NER_MODEL_MIRROR) or a local wheel (--model-wheel)."
-            ) from None
-    verify(partial, pin.sha256, source=url)
-    partial.replace(target)
+    try:
+        _download(url, partial)
+        verify(partial, pin.sha256, source=url)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
     return target
+
+
+def _download(url: str, path: Path) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, path.open("wb") as out:  # noqa: S310
+            shutil.copyfileobj(response, out)
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        raise BuildCheckError(
+            f"Could not download the model from {url}: {error}. Give a reachable mirror "
+            "(--model-mirror / NER_MODEL_MIRROR) or a local wheel (--model-wheel)."
+        ) from None
 
 
 def _source_url(pin: ModelPin, mirror: str | None) -> str:
@@ -94,7 +101,7 @@ def verify(path: Path, expected: str, source: str) -> None:
     """Fail, deleting the file, when its sha256 is not the pinned one."""
     actual = sha256_of(path)
     if actual != expected:
-        path.unlink()
+        path.unlink(missing_ok=True)
         raise BuildCheckError(
             f"The model from {source} has sha256 {actual}, but the pin in docker/model.toml "
             f"says {expected}. The file was deleted. Check the mirror serves the pinned file; "

@@ -1,0 +1,58 @@
+"""Helpers for the build tooling tests: paths, a local HTTP server, temporary git repos."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+POETRY = "/opt/poetry/bin/poetry"
+DOCKER = "/usr/bin/docker"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class FileServer:
+    """A real HTTP server on 127.0.0.1 serving one directory, in a thread."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+
+def git(repo: Path, *args: str, epoch: int | None = None) -> str:
+    """Run git in repo, committing as a fixed identity at a fixed time when epoch is given."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    if epoch is not None:
+        env |= {"GIT_AUTHOR_DATE": f"@{epoch} +0000", "GIT_COMMITTER_DATE": f"@{epoch} +0000"}
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
+
+
+def commit(repo: Path, files: dict[str, str], epoch: int, message: str = "change") -> str:
+    """Write files, commit them at epoch and return the new HEAD SHA."""
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "add", "--", *files)
+    git(repo, "commit", "-q", "-m", message, epoch=epoch)
+    return git(repo, "rev-parse", "HEAD")

@@ -1,0 +1,162 @@
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from ner_build import base_image
+from ner_build.errors import BuildCheckError
+
+TAG = "ner-app-base:test"
+EPOCH = base_image.DEFAULT_EPOCH
+
+DEB822 = """\
+Types: deb
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+
+
+def test_host_mirror_reads_a_deb822_file(tmp_path: Path) -> None:
+    sources = tmp_path / "debian.sources"
+    sources.write_text(DEB822)
+    assert base_image.host_mirror([tmp_path / "missing", sources]) == "http://mirror.example/debian"
+
+
+def test_host_mirror_reads_a_one_line_entry_with_options(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.list"
+    sources.write_text(
+        "# the main archive\n"
+        "deb-src http://src.example/debian bookworm main\n"
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+        "http://x/debian bookworm main\n"
+    )
+    assert base_image.host_mirror([sources]) == "http://x/debian"
+
+
+def test_host_mirror_without_an_entry_fails(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.list"
+    sources.write_text("# deb http://commented.example/debian bookworm main\n")
+    with pytest.raises(BuildCheckError, match="--mirror"):
+        base_image.host_mirror([sources, tmp_path / "missing.sources"])
+
+
+@pytest.mark.parametrize("mirror", ["http://deb.example/debian", "http://deb.example/debian/"])
+def test_security_mirror_sits_beside_the_archive(mirror: str) -> None:
+    assert base_image.security_mirror_for(mirror) == "http://deb.example/debian-security"
+
+
+def test_sources_entry_lists_the_archive_and_the_security_suite() -> None:
+    entry = base_image.sources_entry("http://a/debian", "http://s/debian-security")
+    assert "URIs: http://a/debian\nSuites: bookworm bookworm-updates\n" in entry
+    assert "URIs: http://s/debian-security\nSuites: bookworm-security\n" in entry
+    assert entry.count(f"Signed-By: {base_image.KEYRING}") == 2
+
+
+def test_parse_derives_the_security_mirror_from_the_environment() -> None:
+    options = base_image.parse([], {"NER_DEBIAN_MIRROR": "http://m/debian", "DOCKER": "/bin/dk"})
+    assert (options.mirror, options.security_mirror) == (
+        "http://m/debian",
+        "http://m/debian-security",
+    )
+    assert (options.epoch, options.tag) == (EPOCH, base_image.DEFAULT_TAG)
+    assert options.docker.command == ("/bin/dk",)
+
+
+# --- save_archive -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def layer(tmp_path: Path) -> Path:
+    """A small root filesystem layer as an uncompressed tar."""
+    path = tmp_path / "rootfs.tar"
+    with tarfile.open(path, "w") as tar:
+        data = b"hello from the layer\n"
+        info = tarfile.TarInfo("etc/hello")
+        info.size, info.mtime = len(data), EPOCH
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def read_member(archive: Path, name: str) -> bytes:
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(name)
+        assert member is not None
+        return member.read()
+
+
+def test_save_archive_returns_a_sha256_image_id(layer: Path, tmp_path: Path) -> None:
+    image_id = base_image.save_archive(layer, TAG, EPOCH, tmp_path / "image.tar")
+    assert image_id.startswith("sha256:")
+    assert len(image_id.removeprefix("sha256:")) == 64
+    int(image_id.removeprefix("sha256:"), 16)
+
+
+def test_save_archive_is_deterministic(layer: Path, tmp_path: Path) -> None:
+    first = base_image.save_archive(layer, TAG, EPOCH, tmp_path / "one.tar")
+    second = base_image.save_archive(layer, TAG, EPOCH, tmp_path / "two.tar")
+    assert first == second
+    assert (tmp_path / "one.tar").read_bytes() == (tmp_path / "two.tar").read_bytes()
+
+
+def test_save_archive_id_changes_with_the_epoch(layer: Path, tmp_path: Path) -> None:
+    first = base_image.save_archive(layer, TAG, EPOCH, tmp_path / "one.tar")
+    other = base_image.save_archive(layer, TAG, EPOCH + 1, tmp_path / "two.tar")
+    assert first != other
+
+
+def test_save_archive_manifest_names_the_config_tag_and_layer(layer: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "image.tar"
+    image_id = base_image.save_archive(layer, TAG, EPOCH, archive)
+    [entry] = json.loads(read_member(archive, "manifest.json"))
+    config_name = image_id.removeprefix("sha256:") + ".json"
+    assert entry["Config"] == config_name
+    assert entry["RepoTags"] == [TAG]
+    [layer_name] = entry["Layers"]
+    assert read_member(archive, layer_name) == layer.read_bytes()
+
+
+def test_image_id_is_the_hash_of_the_config(layer: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "image.tar"
+    image_id = base_image.save_archive(layer, TAG, EPOCH, archive)
+    config = read_member(archive, image_id.removeprefix("sha256:") + ".json")
+    assert "sha256:" + hashlib.sha256(config).hexdigest() == image_id
+    diff_ids = json.loads(config)["rootfs"]["diff_ids"]
+    assert diff_ids == ["sha256:" + hashlib.sha256(layer.read_bytes()).hexdigest()]
+
+
+def test_config_created_is_the_epoch_in_iso_form(layer: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "image.tar"
+    image_id = base_image.save_archive(layer, TAG, EPOCH, archive)
+    config = json.loads(read_member(archive, image_id.removeprefix("sha256:") + ".json"))
+    assert config["created"] == "2026-11-01T00:00:00Z"
+    assert [h["created"] for h in config["history"]] == ["2026-11-01T00:00:00Z"]
+
+
+def test_every_archive_member_has_the_epoch_as_mtime(layer: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "image.tar"
+    base_image.save_archive(layer, TAG, 1_000_000_000, archive)
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+    assert len(members) == 3
+    assert {m.mtime for m in members} == {1_000_000_000}
+    assert {(m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, "", "")}
+
+
+def test_host_mirror_reads_a_one_line_entry_whose_first_component_is_not_main(
+    tmp_path: Path,
+) -> None:
+    sources = tmp_path / "sources.list"
+    sources.write_text("deb http://x.example/debian bookworm contrib main\n")
+    assert base_image.host_mirror([sources]) == "http://x.example/debian"
+
+
+def test_the_image_config_names_the_architecture_it_is_given() -> None:
+    assert base_image.image_config("sha256:" + "0" * 64, EPOCH, "arm64")["architecture"] == "arm64"
+
+
+def test_host_architecture_is_a_docker_architecture_name() -> None:
+    assert base_image.host_architecture() in {"amd64", "arm64", "arm", "386", "ppc64el", "s390x"}

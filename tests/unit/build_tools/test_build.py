@@ -1,0 +1,168 @@
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from ner_build import build, model
+from ner_build.errors import BuildCheckError
+
+from .support import commit
+
+ENV = {
+    "DOCKER": "/usr/bin/docker",
+    "NER_BASE_IMAGE": "ner-app-base:bookworm-python3",
+    "NER_MODEL_WHEEL": "/wheels/en_x-1.0-py3-none-any.whl",
+    "NER_MODEL_MIRROR": "http://mirror.example/models/",
+    "NER_CA_BUNDLE": "/etc/ssl/ca.pem",
+    "NER_IMAGE": "registry.example:5000/ner-app",
+    "POETRY": "/opt/poetry/bin/poetry",
+}
+OPTIONS = build.BuildOptions(
+    docker="docker",
+    base_image=None,
+    model_wheel=None,
+    model_mirror=None,
+    ca_bundle=None,
+    image="ner-app",
+    poetry="poetry",
+)
+LOCK_TIME, HEAD_TIME = 1_700_000_000, 1_700_003_600  # HEAD: 2023-11-14T23:13:20Z
+REVISION = "f" * 40
+
+
+# --- parse --------------------------------------------------------------------------------
+
+
+def test_parse_defaults_with_an_empty_environment() -> None:
+    assert build.parse([], {}) == OPTIONS
+
+
+def test_parse_reads_each_environment_variable() -> None:
+    assert build.parse([], ENV) == build.BuildOptions(
+        docker="/usr/bin/docker",
+        base_image="ner-app-base:bookworm-python3",
+        model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),
+        model_mirror="http://mirror.example/models/",
+        ca_bundle=Path("/etc/ssl/ca.pem"),
+        image="registry.example:5000/ner-app",
+        poetry="/opt/poetry/bin/poetry",
+    )
+
+
+def test_parse_flags_override_the_environment() -> None:
+    argv = [
+        "--docker=/usr/local/bin/docker",
+        "--base-image=python:3.12-slim",
+        "--model-wheel=/other/en_y-2.0-py3-none-any.whl",
+        "--model-mirror=file:///srv/models/",
+        "--ca-bundle=/other/ca.pem",
+        "--image=other-app",
+        "--poetry=/usr/bin/poetry",
+    ]
+    assert build.parse(argv, ENV) == build.BuildOptions(
+        docker="/usr/local/bin/docker",
+        base_image="python:3.12-slim",
+        model_wheel=Path("/other/en_y-2.0-py3-none-any.whl"),
+        model_mirror="file:///srv/models/",
+        ca_bundle=Path("/other/ca.pem"),
+        image="other-app",
+        poetry="/usr/bin/poetry",
+    )
+
+
+# --- default_base_image -------------------------------------------------------------------
+
+
+def test_default_base_image_is_the_dockerfile_pin() -> None:
+    base = build.default_base_image()
+    assert base.startswith("python:3.12-slim-bookworm@sha256:")
+    assert len(base.split("@sha256:")[1]) == 64
+    assert f"ARG BASE_IMAGE={base}\n" in build.DOCKERFILE.read_text()
+
+
+def test_default_base_image_without_the_arg_fails(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("# ARG BASE_IMAGE=commented:out\nFROM python:3.12-slim\n")
+    with pytest.raises(BuildCheckError, match="ARG BASE_IMAGE"):
+        build.default_base_image(dockerfile)
+
+
+# --- build_args ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """build.ROOT pointed at a git repo whose lock and HEAD were committed at known times."""
+    repo = make_repo()
+    commit(repo, {"poetry.lock": "# lock\n"}, LOCK_TIME)
+    commit(repo, {"README.md": "readme\n"}, HEAD_TIME)
+    monkeypatch.setattr(build, "ROOT", repo)
+    return repo
+
+
+@pytest.fixture
+def wheel(test_pipeline_wheel: Path) -> model.ModelWheel:
+    return model.inspect(test_pipeline_wheel)
+
+
+def build_arg_values(args: list[str]) -> dict[str, str]:
+    prefix = "--build-arg="
+    return dict(a.removeprefix(prefix).split("=", 1) for a in args if a.startswith(prefix))
+
+
+def test_build_args_carry_the_model_version_and_revision(
+    project: Path, wheel: model.ModelWheel
+) -> None:
+    values = build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    assert values["MODEL_SHA256"] == wheel.sha256
+    assert values["MODEL_PACKAGE"] == "en_ner_test"
+    assert values["MODEL_VERSION"] == "0.1.0"
+    assert values["MODEL_WHEEL"] == wheel.path.name
+    assert values["VERSION"] == "0.1.0"
+    assert values["REVISION"] == REVISION
+
+
+def test_build_args_times_come_from_git(project: Path, wheel: model.ModelWheel) -> None:
+    values = build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    assert values["CREATED"] == "2023-11-14T23:13:20Z"
+    assert values["SOURCE_DATE_EPOCH"] == str(HEAD_TIME)
+    assert values["LOCK_EPOCH"] == str(LOCK_TIME)
+
+
+def test_build_args_leave_out_base_image_and_secret_by_default(
+    project: Path, wheel: model.ModelWheel
+) -> None:
+    args = build.build_args(OPTIONS, wheel, "0.1.0", REVISION)
+    assert "BASE_IMAGE" not in build_arg_values(args)
+    assert not [a for a in args if a.startswith("--secret")]
+
+
+def test_build_args_pass_a_chosen_base_image(project: Path, wheel: model.ModelWheel) -> None:
+    options = replace(OPTIONS, base_image="ner-app-base:bookworm-python3")
+    args = build.build_args(options, wheel, "0.1.0", REVISION)
+    assert "--build-arg=BASE_IMAGE=ner-app-base:bookworm-python3" in args
+
+
+def test_build_args_pass_the_ca_bundle_as_a_secret(project: Path, wheel: model.ModelWheel) -> None:
+    options = replace(OPTIONS, ca_bundle=Path("/etc/ssl/ca.pem"))
+    args = build.build_args(options, wheel, "0.1.0", REVISION)
+    assert args[-1] == "--secret=id=ca,src=/etc/ssl/ca.pem"
+    assert sum(a.startswith("--secret") for a in args) == 1
+
+
+def test_build_args_on_the_real_project_give_an_iso_created(wheel: model.ModelWheel) -> None:
+    values = build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    created = datetime.strptime(values["CREATED"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert created.timestamp() == int(values["SOURCE_DATE_EPOCH"])
+    assert int(values["LOCK_EPOCH"]) <= int(values["SOURCE_DATE_EPOCH"])
+
+
+def test_a_tagged_image_name_fails_before_anything_is_prepared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prepared: list[object] = []
+    monkeypatch.setattr(build, "prepare_context", lambda *args: prepared.append(args))
+    with pytest.raises(BuildCheckError, match="without a tag"):
+        build.run(replace(OPTIONS, image="ner-app:1.0"))
+    assert prepared == []

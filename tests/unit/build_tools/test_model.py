@@ -1,0 +1,208 @@
+import hashlib
+import socket
+import zipfile
+from pathlib import Path
+
+import pytest
+from ner_build import lockfile, model
+from ner_build.errors import BuildCheckError
+from packaging.specifiers import SpecifierSet
+
+from .support import ROOT, FileServer
+
+PAYLOAD = b"not really a wheel, but pinned bytes\n"
+FILENAME = "en_fake-1.0.0-py3-none-any.whl"
+
+
+def pin_for(data: bytes, sha256: str | None = None) -> model.ModelPin:
+    """A pin whose upstream URL is unreachable, so only a mirror or the cache can serve it."""
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    return model.ModelPin("en_fake", "1.0.0", f"http://upstream.invalid/{FILENAME}", digest)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+# --- the pin ------------------------------------------------------------------------------
+
+
+def test_pin_loads_the_default_model_from_model_toml() -> None:
+    pin = model.ModelPin.load(ROOT / "docker" / "model.toml")
+    assert (pin.name, pin.version) == ("en_core_web_sm", "3.8.0")
+    assert pin.sha256 == "1932429db727d4bff3deed6b34cfc05df17794f4a52eeb26cf8928f7c1a0fb85"
+    assert pin.filename == "en_core_web_sm-3.8.0-py3-none-any.whl"
+    assert pin.url.endswith("/" + pin.filename)
+
+
+def test_pin_lowercases_the_sha256(tmp_path: Path) -> None:
+    toml = tmp_path / "model.toml"
+    toml.write_text(
+        '[model]\nname = "m"\nversion = "1"\nurl = "https://x/m.whl"\nsha256 = "ABCD"\n'
+    )
+    assert model.ModelPin.load(toml).sha256 == "abcd"
+
+
+# --- fetching -----------------------------------------------------------------------------
+
+
+def test_fetch_from_a_full_mirror_url_lands_in_the_cache(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    (file_server.directory / "renamed.whl").write_bytes(PAYLOAD)
+    cache = tmp_path / "cache"
+    fetched = model.fetch(pin_for(PAYLOAD), cache, mirror=f"{file_server.url}/renamed.whl")
+    assert fetched == cache / FILENAME
+    assert fetched.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in cache.iterdir()) == [FILENAME]
+
+
+def test_fetch_appends_the_filename_to_a_mirror_ending_in_slash(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    (file_server.directory / "models").mkdir()
+    (file_server.directory / "models" / FILENAME).write_bytes(PAYLOAD)
+    fetched = model.fetch(pin_for(PAYLOAD), tmp_path / "cache", mirror=f"{file_server.url}/models/")
+    assert fetched.read_bytes() == PAYLOAD
+
+
+def test_fetch_from_a_file_url_directory(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / FILENAME).write_bytes(PAYLOAD)
+    fetched = model.fetch(pin_for(PAYLOAD), tmp_path / "cache", mirror=mirror.as_uri() + "/")
+    assert fetched == tmp_path / "cache" / FILENAME
+    assert fetched.read_bytes() == PAYLOAD
+
+
+def test_fetch_from_a_full_file_url(tmp_path: Path) -> None:
+    source = tmp_path / "elsewhere.whl"
+    source.write_bytes(PAYLOAD)
+    fetched = model.fetch(pin_for(PAYLOAD), tmp_path / "cache", mirror=source.as_uri())
+    assert fetched.read_bytes() == PAYLOAD
+
+
+def test_second_fetch_uses_the_cache_once_the_mirror_is_gone(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    (file_server.directory / FILENAME).write_bytes(PAYLOAD)
+    cache, pin = tmp_path / "cache", pin_for(PAYLOAD)
+    first = model.fetch(pin, cache, mirror=file_server.url + "/")
+    file_server.stop()
+    assert model.fetch(pin, cache, mirror=file_server.url + "/") == first
+    assert model.fetch(pin, cache) == first  # the pin's own URL is unreachable too
+    assert first.read_bytes() == PAYLOAD
+
+
+def test_a_cached_file_with_the_wrong_hash_is_downloaded_again(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    (file_server.directory / FILENAME).write_bytes(PAYLOAD)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / FILENAME).write_bytes(b"truncated")
+    fetched = model.fetch(pin_for(PAYLOAD), cache, mirror=file_server.url + "/")
+    assert fetched.read_bytes() == PAYLOAD
+
+
+def test_fetch_with_a_wrong_hash_fails_naming_both_and_keeps_nothing(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    (file_server.directory / FILENAME).write_bytes(PAYLOAD)
+    cache, wrong = tmp_path / "cache", "0" * 64
+    with pytest.raises(BuildCheckError) as error:
+        model.fetch(pin_for(PAYLOAD, sha256=wrong), cache, mirror=file_server.url + "/")
+    message = str(error.value)
+    assert hashlib.sha256(PAYLOAD).hexdigest() in message
+    assert wrong in message
+    assert "docker/model.toml" in message
+    assert list(cache.iterdir()) == []
+
+
+def test_fetch_from_an_unreachable_url_suggests_a_mirror_or_a_wheel(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    with pytest.raises(BuildCheckError) as error:
+        model.fetch(pin_for(PAYLOAD), cache, mirror=closed_port_url())
+    assert "--model-mirror" in str(error.value)
+    assert "--model-wheel" in str(error.value)
+    assert list(cache.iterdir()) == []
+
+
+def test_fetch_of_a_file_missing_on_the_mirror_fails(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    with pytest.raises(BuildCheckError, match="404"):
+        model.fetch(pin_for(PAYLOAD), tmp_path / "cache", mirror=file_server.url + "/")
+
+
+# --- inspecting ---------------------------------------------------------------------------
+
+
+def test_inspect_reads_the_test_pipeline_wheel(test_pipeline_wheel: Path) -> None:
+    wheel = model.inspect(test_pipeline_wheel)
+    assert (wheel.name, wheel.version, wheel.package) == ("en_ner_test", "0.1.0", "en_ner_test")
+    assert wheel.path == test_pipeline_wheel
+    assert wheel.sha256 == hashlib.sha256(test_pipeline_wheel.read_bytes()).hexdigest()
+    assert "<3.9.0" in wheel.spacy_requirement
+    assert ">=3.8" in wheel.spacy_requirement
+    assert "3.9.0" not in SpecifierSet(wheel.spacy_requirement)
+
+
+def test_inspect_of_a_file_that_is_not_a_wheel_fails(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.whl"
+    fake.write_text("plain text\n")
+    with pytest.raises(BuildCheckError, match="not a wheel"):
+        model.inspect(fake)
+
+
+def test_inspect_of_a_zip_without_metadata_fails(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.whl"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("pkg/__init__.py", "")
+    with pytest.raises(BuildCheckError, match="not a wheel with METADATA"):
+        model.inspect(empty)
+
+
+def test_inspect_of_a_wheel_that_does_not_require_spacy_fails(tmp_path: Path) -> None:
+    other = tmp_path / "other-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(other, "w") as archive:
+        metadata = "Metadata-Version: 2.1\nName: other\nVersion: 1.0\nRequires-Dist: numpy\n"
+        archive.writestr("other-1.0.dist-info/METADATA", metadata)
+    with pytest.raises(BuildCheckError, match="does not require spaCy"):
+        model.inspect(other)
+
+
+def test_inspect_of_a_missing_path_fails(tmp_path: Path) -> None:
+    with pytest.raises(BuildCheckError, match="does not exist"):
+        model.inspect(tmp_path / "missing.whl")
+
+
+# --- spaCy compatibility ------------------------------------------------------------------
+
+
+def test_test_pipeline_is_compatible_with_the_locked_spacy(test_pipeline_wheel: Path) -> None:
+    locked = lockfile.locked_version(ROOT / "poetry.lock", "spacy")
+    wheel = model.inspect(test_pipeline_wheel)
+    assert locked in SpecifierSet(wheel.spacy_requirement)
+    model.check_spacy_compatible(wheel, locked)
+
+
+def test_an_incompatible_spacy_fails_naming_both_versions(test_pipeline_wheel: Path) -> None:
+    wheel = model.inspect(test_pipeline_wheel)
+    with pytest.raises(BuildCheckError) as error:
+        model.check_spacy_compatible(wheel, "2.3.0")
+    message = str(error.value)
+    assert "spacy 2.3.0" in message
+    assert f"spacy{wheel.spacy_requirement}" in message
+    assert "en_ner_test 0.1.0" in message
+
+
+def test_fetch_from_a_url_without_a_scheme_fails_cleanly_and_keeps_nothing(tmp_path: Path) -> None:
+    pin = model.ModelPin("m", "1", "https://example.invalid/m-1-py3-none-any.whl", "0" * 64)
+    cache = tmp_path / "cache"
+    with pytest.raises(BuildCheckError, match="--model-mirror"):
+        model.fetch(pin, cache, mirror="mirror.local/models/")
+    assert list(cache.iterdir()) == []
