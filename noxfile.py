@@ -88,6 +88,13 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session
+def publish(session: nox.Session) -> None:
+    """Push the built image's tags to a registry (`nox -s publish -- --repository REPO`)."""
+    install_locked(session, "dev")
+    session.run("python", "-m", "ner_build.publish", *session.posargs, env=TOOLS_ENV)
+
+
+@nox.session
 def run(session: nox.Session) -> None:
     """Run the app on this host at http://localhost:8501 (set NER_MODEL for another pipeline)."""
     install_locked(session, "main")

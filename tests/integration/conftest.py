@@ -90,13 +90,17 @@ StartApp = Callable[..., DockerContainer]
 
 @pytest.fixture(scope="module")
 def start_app(image: str) -> Iterator[StartApp]:
-    """Start containers of the image, waiting for readiness; all are removed afterwards."""
+    """Start containers of the image (or image_ref), waiting for readiness; all removed after."""
     started: list[DockerContainer] = []
 
     def start(
-        wait_path: str | None = "/readyz", env: dict[str, str] | None = None, **kwargs: Any
+        *,
+        image_ref: str | None = None,
+        wait_path: str | None = "/readyz",
+        env: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> DockerContainer:
-        container = DockerContainer(image)
+        container = DockerContainer(image_ref or image)
         for path, options in kwargs.pop("tmpfs", {}).items():
             container.with_tmpfs_mount(path, options)
         container.with_kwargs(**kwargs)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ class BuildOptions:
     ca_bundle: Path | None
     image: str
     poetry: str
+    buildx_args: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ def parse(argv: Sequence[str], env: dict[str, str]) -> BuildOptions:
         "--image", default=env.get("NER_IMAGE", "ner-app"), help="image repository name [NER_IMAGE]"
     )
     add("--poetry", default=env.get("POETRY", "poetry"), help="poetry command [POETRY]")
+    add(
+        "--buildx-arg",
+        dest="buildx_args",
+        action="append",
+        default=[],
+        help="extra docker build argument, e.g. --buildx-arg=--cache-from=type=gha (repeatable)",
+    )
     args = parser.parse_args(argv)
     return BuildOptions(**vars(args))
 
@@ -205,6 +213,7 @@ def run(options: BuildOptions) -> BuildResult:
         f"--file={DOCKERFILE}",
         f"--iidfile={iid_file}",
         *build_args(options, wheel, version, revision),
+        *options.buildx_args,
         str(ROOT),
     )
     image_id = iid_file.read_text().strip()

@@ -1,0 +1,141 @@
+"""`nox -s publish`: push the tags of the last built image to a registry repository.
+
+It refuses to push an image built from a dirty tree, or whose revision label is not HEAD,
+unless --force is given. It prints the pushed manifest digest and records it in
+build/publish.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ner_build import git
+from ner_build.docker import Docker
+from ner_build.errors import BuildCheckError
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_RESULT = ROOT / "build" / "image.json"
+PUBLISH_RESULT = ROOT / "build" / "publish.json"
+REVISION_LABEL = "org.opencontainers.image.revision"
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    repository: str
+    tags: list[str]
+    force: bool
+    docker: str
+
+
+@dataclass(frozen=True)
+class Published:
+    repository: str
+    digest: str
+    refs: list[str]
+
+
+def parse(argv: Sequence[str], env: dict[str, str]) -> PublishOptions:
+    parser = argparse.ArgumentParser(prog="nox -s publish --", description=__doc__)
+    parser.add_argument(
+        "--repository",
+        default=env.get("NER_PUBLISH_REPOSITORY"),
+        help="registry repository, e.g. ghcr.io/OWNER/ner-app [NER_PUBLISH_REPOSITORY]",
+    )
+    parser.add_argument(
+        "--tag", dest="tags", action="append", default=[], help="extra full reference to push"
+    )
+    parser.add_argument("--force", action="store_true", help="push from a dirty tree or old HEAD")
+    parser.add_argument("--docker", default=env.get("DOCKER", "docker"), help="[DOCKER]")
+    args = parser.parse_args(argv)
+    if not args.repository:
+        parser.error("give --repository (or NER_PUBLISH_REPOSITORY), e.g. ghcr.io/OWNER/ner-app")
+    return PublishOptions(args.repository, args.tags, args.force, args.docker)
+
+
+def target_refs(repository: str, local_tags: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """The local tags moved to the repository, then the extra references, without repeats."""
+    if "@" in repository or ":" in repository.rsplit("/", 1)[-1]:
+        raise BuildCheckError(f"--repository {repository!r} must be a repository without a tag.")
+    refs = [f"{repository}:{tag.rsplit(':', 1)[1]}" for tag in local_tags]
+    return list(dict.fromkeys([*refs, *extra]))
+
+
+def check_publishable(revision: str, head: str, dirty: bool, force: bool) -> None:
+    """Refuse, unless forced, an image that is not exactly the committed HEAD."""
+    if force:
+        return
+    if dirty:
+        raise BuildCheckError(
+            "The working tree has uncommitted changes, so the image is not a commit's. Commit, "
+            "rebuild with `nox -s build`, and publish again (or pass --force)."
+        )
+    if revision != head:
+        raise BuildCheckError(
+            f"The image was built from {revision[:12]}, but HEAD is {head[:12]}. Rebuild with "
+            "`nox -s build` and publish again (or pass --force)."
+        )
+
+
+def built_image(path: Path = BUILD_RESULT) -> dict[str, object]:
+    if not path.exists():
+        raise BuildCheckError(f"{path} is missing: build the image first with `nox -s build`.")
+    result: dict[str, object] = json.loads(path.read_text())
+    return result
+
+
+def pushed_digest(docker: Docker, image_id: str, repository: str) -> str:
+    """The manifest digest the registry gave the image in this repository."""
+    result = docker.run("image", "inspect", "--format", "{{json .RepoDigests}}", image_id)
+    digests = json.loads(result.stdout or "[]") or []
+    for entry in digests:
+        name, _, digest = str(entry).partition("@")
+        if name == repository:
+            return digest
+    raise BuildCheckError(f"The engine recorded no digest for {repository} after the push.")
+
+
+def publish(options: PublishOptions) -> Published:
+    docker = Docker.from_string(options.docker)
+    built = built_image()
+    image_id, local_tags = str(built["image_id"]), [str(t) for t in built["tags"]]  # type: ignore[attr-defined]
+    docker.check_engine()
+    labels = json.loads(
+        docker.run("image", "inspect", "--format", "{{json .Config.Labels}}", image_id).stdout
+        or "null"
+    )
+    if not labels:
+        raise BuildCheckError(f"Image {image_id} is not in the engine: run `nox -s build`.")
+    check_publishable(
+        labels.get(REVISION_LABEL, ""), git.revision(ROOT), git.is_dirty(ROOT), options.force
+    )
+    refs = target_refs(options.repository, local_tags, options.tags)
+    docker.tag(image_id, refs)
+    for ref in refs:
+        print(f"==> pushing {ref}", file=sys.stderr, flush=True)
+        docker.stream("push", ref)
+    published = Published(
+        options.repository, pushed_digest(docker, image_id, options.repository), refs
+    )
+    PUBLISH_RESULT.write_text(json.dumps(asdict(published), indent=2) + "\n")
+    return published
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        published = publish(parse(sys.argv[1:] if argv is None else argv, dict(os.environ)))
+    except BuildCheckError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(["pushed:", *(f"  {ref}" for ref in published.refs)]))
+    print(f"digest: {published.digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
