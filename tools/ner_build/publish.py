@@ -48,7 +48,11 @@ def parse(argv: Sequence[str], env: dict[str, str]) -> PublishOptions:
         help="registry repository, e.g. ghcr.io/OWNER/ner-app [NER_PUBLISH_REPOSITORY]",
     )
     parser.add_argument(
-        "--tag", dest="tags", action="append", default=[], help="extra full reference to push"
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        help="full reference to push instead of the build's tags (repeatable)",
     )
     parser.add_argument("--force", action="store_true", help="push from a dirty tree or old HEAD")
     parser.add_argument("--docker", default=env.get("DOCKER", "docker"), help="[DOCKER]")
@@ -58,12 +62,15 @@ def parse(argv: Sequence[str], env: dict[str, str]) -> PublishOptions:
     return PublishOptions(args.repository, args.tags, args.force, args.docker)
 
 
-def target_refs(repository: str, local_tags: Sequence[str], extra: Sequence[str]) -> list[str]:
-    """The local tags moved to the repository, then the extra references, without repeats."""
+def target_refs(repository: str, local_tags: Sequence[str], chosen: Sequence[str]) -> list[str]:
+    """The chosen references if any (CI's metadata tags), else the local tags in the repository."""
     if "@" in repository or ":" in repository.rsplit("/", 1)[-1]:
         raise BuildCheckError(f"--repository {repository!r} must be a repository without a tag.")
-    refs = [f"{repository}:{tag.rsplit(':', 1)[1]}" for tag in local_tags]
-    return list(dict.fromkeys([*refs, *extra]))
+    outside = [ref for ref in chosen if ref.rsplit(":", 1)[0] != repository]
+    if outside:
+        raise BuildCheckError(f"--tag {outside[0]!r} is not in the repository {repository}.")
+    refs = list(chosen) or [f"{repository}:{tag.rsplit(':', 1)[1]}" for tag in local_tags]
+    return list(dict.fromkeys(refs))
 
 
 def check_publishable(revision: str, head: str, dirty: bool, force: bool) -> None:

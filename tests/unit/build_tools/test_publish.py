@@ -8,18 +8,26 @@ from ner_build.errors import BuildCheckError
 HEAD = "a" * 40
 
 
-def test_local_tags_move_to_the_repository_and_extra_refs_follow_without_repeats() -> None:
-    refs = publish.target_refs(
-        "localhost:5000/team/ner-app",
-        ["ner-app:0.1.0", "ner-app:abc1234", "ner-app:latest"],
-        ["localhost:5000/team/ner-app:main", "localhost:5000/team/ner-app:latest"],
-    )
-    assert refs == [
-        "localhost:5000/team/ner-app:0.1.0",
-        "localhost:5000/team/ner-app:abc1234",
-        "localhost:5000/team/ner-app:latest",
-        "localhost:5000/team/ner-app:main",
+LOCAL_TAGS = ["ner-app:0.1.0", "ner-app:abc1234", "ner-app:latest"]
+REPOSITORY = "localhost:5000/team/ner-app"
+
+
+def test_without_chosen_tags_the_build_tags_move_to_the_repository() -> None:
+    assert publish.target_refs(REPOSITORY, LOCAL_TAGS, []) == [
+        f"{REPOSITORY}:0.1.0",
+        f"{REPOSITORY}:abc1234",
+        f"{REPOSITORY}:latest",
     ]
+
+
+def test_chosen_tags_replace_the_build_tags_without_repeats() -> None:
+    chosen = [f"{REPOSITORY}:main", f"{REPOSITORY}:sha-abc1234", f"{REPOSITORY}:main"]
+    assert publish.target_refs(REPOSITORY, LOCAL_TAGS, chosen) == chosen[:2]
+
+
+def test_a_chosen_tag_in_another_repository_is_refused() -> None:
+    with pytest.raises(BuildCheckError, match="not in the repository"):
+        publish.target_refs(REPOSITORY, LOCAL_TAGS, ["ghcr.io/other/ner-app:main"])
 
 
 @pytest.mark.parametrize("repository", ["ghcr.io/o/ner-app:1.0", "ghcr.io/o/ner-app@sha256:00"])
