@@ -12,7 +12,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests", "test-pipeline", "build", "integration"]
+nox.options.sessions = ["lint", "tests", "test-pipeline", "build", "integration", "reproduce"]
 
 ROOT = Path(__file__).parent
 POETRY = os.environ.get("POETRY", "poetry")
@@ -89,6 +89,13 @@ def integration(session: nox.Session) -> None:
     """Start the image `nox -s build` made and prove it works (needs a Docker engine)."""
     install_locked(session)
     session.run("pytest", "tests/integration", *session.posargs, env=TOOLS_ENV)
+
+
+@nox.session
+def reproduce(session: nox.Session) -> None:
+    """Build the commit twice from scratch and prove the two images identical."""
+    install_locked(session, "dev")
+    session.run("python", "-m", "ner_build.reproduce", *session.posargs, env=TOOLS_ENV)
 
 
 @nox.session

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ner_build import git, lockfile, model
+from ner_build import git, inventory, lockfile, model, normalize
 from ner_build.docker import Docker
 from ner_build.errors import BuildCheckError
 from ner_build.tags import image_tags
@@ -30,6 +30,7 @@ MODEL_PIN = ROOT / "docker" / "model.toml"
 CONTEXT = ROOT / "build" / "image"  # what the Dockerfile reads; .dockerignore admits only this
 RESULT = ROOT / "build" / "image.json"  # tags and ID of the last build, read by integration
 CACHE = ROOT / "build" / "cache"
+SBOM = ROOT / "build" / "sbom.cdx.json"  # CycloneDX SBOM of the last build
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class BuildOptions:
     image: str
     poetry: str
     buildx_args: list[str] = field(default_factory=list)
+    dockerfile: Path = DOCKERFILE
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ def parse(argv: Sequence[str], env: dict[str, str]) -> BuildOptions:
         action="append",
         default=[],
         help="extra docker build argument, e.g. --buildx-arg=--cache-from=type=gha (repeatable)",
+    )
+    add(
+        "--dockerfile",
+        type=Path,
+        default=DOCKERFILE,
+        help="Dockerfile (default: docker/Dockerfile)",
     )
     args = parser.parse_args(argv)
     return BuildOptions(**vars(args))
@@ -197,7 +205,7 @@ def run(options: BuildOptions) -> BuildResult:
     step("checking the Docker engine and BuildKit")
     docker.check_engine()
     docker.check_buildkit()
-    base = options.base_image or default_base_image()
+    base = options.base_image or default_base_image(options.dockerfile)
     step(f"checking the base image {base}")
     docker.ensure_image(
         base,
@@ -210,31 +218,48 @@ def run(options: BuildOptions) -> BuildResult:
     docker.stream(
         "build",
         "--progress=plain",
-        f"--file={DOCKERFILE}",
+        f"--file={options.dockerfile}",
         f"--iidfile={iid_file}",
         *build_args(options, wheel, version, revision),
         *options.buildx_args,
         str(ROOT),
     )
-    image_id = iid_file.read_text().strip()
-    docker.tag(image_id, tags)
+    step("clamping file times and created to the commit time")
+    image_id = normalize.normalize_image(
+        docker, iid_file.read_text().strip(), git.commit_time(ROOT), tags, ROOT / "build"
+    )
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
     result = BuildResult(
         image_id, tags, revision, wheel.package, wheel.version, wheel.sha256, ca_bundle
     )
-    RESULT.write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
+
+
+def verify(docker: Docker, image_id: str) -> None:
+    """Fail unless the image holds exactly the lock's main group; then write its SBOM."""
+    step("checking the image against poetry.lock and writing its SBOM")
+    found = inventory.read_image(docker, image_id)
+    problems = inventory.lock_differences(found, ROOT / "poetry.lock")
+    if problems:
+        raise BuildCheckError(
+            "The image does not hold exactly poetry.lock's main group:\n  " + "\n  ".join(problems)
+        )
+    SBOM.write_text(inventory.sbom(found))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        result = run(parse(sys.argv[1:] if argv is None else argv, dict(os.environ)))
+        options = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
+        result = run(options)
+        verify(Docker.from_string(options.docker), result.image_id)
     except BuildCheckError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    RESULT.write_text(json.dumps(asdict(result), indent=2) + "\n")
     print(
         "\n".join(["built:", *(f"  {tag}" for tag in result.tags), f"image ID: {result.image_id}"])
     )
+    print(f"SBOM: {SBOM.relative_to(ROOT)}")
     return 0
 
 

@@ -46,6 +46,15 @@ def locked_version(lock: Path, name: str) -> str:
     )
 
 
+def locked_hashes(lock: Path, name: str) -> set[str]:
+    """The sha256 of every file the lock allows for a package (hex, without `sha256:`)."""
+    for package in _packages(lock):
+        if package["name"] == name:
+            files: list[dict[str, str]] = package["files"]  # type: ignore[assignment]
+            return {f["hash"].removeprefix("sha256:") for f in files}
+    return set()
+
+
 def pinned_requirement(lock: Path, name: str) -> str:
     """A requirements line `name==version --hash=...` from the lock, for pip --require-hashes."""
     for package in _packages(lock):

@@ -1,0 +1,64 @@
+"""`nox -s reproduce`: build the same commit twice from scratch and compare the two images.
+
+Both builds run with --no-cache, which on Docker 20.10 also empties BuildKit's cache mounts,
+so they share nothing but the inputs: the commit, the lock and the pinned base image and model.
+It reports any difference (image ID, layer digests, config with and without timestamps, and per
+layer the paths whose content, mode, owner or mtime differ) and exits 1; identical images exit 0.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from ner_build import build, compare
+from ner_build.docker import Docker
+from ner_build.errors import BuildCheckError
+
+NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
+
+
+def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
+    """Build twice, compare; return the first image's ID and the differences (none: identical)."""
+    docker = Docker.from_string(options.docker)
+    results: list[build.BuildResult] = []
+    for name in NAMES:
+        build.step(f"clean build {len(results) + 1} of 2 as {name}")
+        clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
+        results.append(build.run(clean))
+    differences = [] if results[0].image_id == results[1].image_id else explain(docker, results)
+    if not differences:
+        for result in results:
+            docker.run("image", "rm", *result.tags)
+    return results[0].image_id, differences
+
+
+def explain(docker: Docker, results: list[build.BuildResult]) -> list[str]:
+    """What differs between two images with different IDs."""
+    with tempfile.TemporaryDirectory(prefix="ner-app-reproduce-", dir=build.ROOT / "build") as tmp:
+        images = [compare.read_saved(compare.save(docker, r.image_id, Path(tmp))) for r in results]
+    return list(compare.compare(*images))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        options = build.parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
+        image_id, differences = reproduce(options)
+    except BuildCheckError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if differences:
+        print("NOT reproducible: the two clean builds differ")
+        print("\n".join(differences))
+        print(f"(the images are kept as {NAMES[0]}:latest and {NAMES[1]}:latest)")
+        return 1
+    print(f"reproducible: two clean builds gave the identical image {image_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
