@@ -99,6 +99,13 @@ def reproduce(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Measure size, build, start, throughput and memory against benchmarks/seed.Dockerfile."""
+    install_locked(session)
+    session.run("python", "-m", "ner_build.bench", *session.posargs, env=TOOLS_ENV)
+
+
+@nox.session
 def publish(session: nox.Session) -> None:
     """Push the built image's tags to a registry (`nox -s publish -- --repository REPO`)."""
     install_locked(session, "dev")

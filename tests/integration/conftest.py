@@ -19,14 +19,13 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 # Reach mapped ports on the engine's host, also when the tests run inside a container.
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 
+import docker
 import pytest
 from docker.errors import DockerException
 from ner_build.docker import START_ENGINE_HINT
 from playwright.sync_api import Browser, sync_playwright
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy
-
-import docker
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_RESULT = ROOT / "build" / "image.json"

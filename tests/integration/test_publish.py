@@ -3,69 +3,28 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import docker
+import pytest
+from ner_build.errors import BuildCheckError
+from ner_build.registry import local_registry
+
 from tests.integration.conftest import ROOT, StartApp, http_get, url
-
-REGISTRY_BINARY = "docker-registry"
-REGISTRY_CONFIG = """\
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: {root}
-http:
-  addr: 127.0.0.1:{port}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_answering(address: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "docker-registry exited while starting"
-        try:
-            if http_get(address)[0] == 200:
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)  # polling interval while the port opens, not a fixed wait
-    pytest.fail(f"docker-registry did not answer {address} within {timeout} s")
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A registry with its own config and storage in a temporary folder; yields host:port."""
-    binary = shutil.which(REGISTRY_BINARY)
-    if not binary:
-        pytest.fail("docker-registry is missing: `apt-get install docker-registry`.", pytrace=False)
-    folder = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = folder / "config.yml"
-    config.write_text(REGISTRY_CONFIG.format(root=folder / "storage", port=port))
-    process = subprocess.Popen([binary, "serve", str(config)])
+    """Debian's docker-registry with its own config and storage in a temporary folder."""
     try:
-        wait_until_answering(f"http://127.0.0.1:{port}/v2/", process, timeout=30)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        with local_registry(tmp_path_factory.mktemp("registry")) as address:
+            yield address
+    except BuildCheckError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 def skopeo(*args: str) -> str:

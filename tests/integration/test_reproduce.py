@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from docker.errors import ImageNotFound
 from ner_build.reproduce import NAMES
 
-import docker
 from tests.integration.conftest import ROOT
 
 SMOKE_TEST = "# Smoke test: the baked pipeline loads and the app's modules import."

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,7 @@ class BuildResult:
     model_version: str
     model_sha256: str
     ca_bundle: str | None
+    seconds: dict[str, float] = field(default_factory=dict)  # per step, for nox -s bench
 
 
 def parse(argv: Sequence[str], env: dict[str, str]) -> BuildOptions:
@@ -215,6 +217,7 @@ def run(options: BuildOptions) -> BuildResult:
     prepare_context(options, wheel)
     step(f"building {tags[1]}")
     iid_file = ROOT / "build" / "image.iid"
+    started = time.monotonic()
     docker.stream(
         "build",
         "--progress=plain",
@@ -224,13 +227,15 @@ def run(options: BuildOptions) -> BuildResult:
         *options.buildx_args,
         str(ROOT),
     )
+    built = time.monotonic()
     step("clamping file times and created to the commit time")
     image_id = normalize.normalize_image(
         docker, iid_file.read_text().strip(), git.commit_time(ROOT), tags, ROOT / "build"
     )
+    seconds = {"docker build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
     result = BuildResult(
-        image_id, tags, revision, wheel.package, wheel.version, wheel.sha256, ca_bundle
+        image_id, tags, revision, wheel.package, wheel.version, wheel.sha256, ca_bundle, seconds
     )
     return result
 

@@ -1,0 +1,26 @@
+# The baseline: the classic single-stage recipe for a Streamlit + spaCy app, as most
+# tutorials write it. One stage on the same base image, packages installed as root with pip
+# (its cache included), the model installed at build, the source copied last, run by root.
+# `nox -s bench` builds it from build/bench/seed/ with the same requirements and model wheel.
+ARG BASE_IMAGE=python:3.12-slim-bookworm@sha256:032c52613401895aa3d418a4c563d2d05f993bc3ecc065c8f4e2280978acd249
+FROM ${BASE_IMAGE}
+
+WORKDIR /app
+COPY requirements.txt .
+# Only for this environment: Debian's python has no pip (its wheel is bundled) and downloads
+# need the proxy's CA, given as a secret.
+RUN --mount=type=secret,id=ca \
+    if [ -f /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    if python3 -m pip --version; then pip="python3 -m pip"; \
+    else pip="python3 $(ls /usr/share/python-wheels/pip-*.whl)/pip"; fi; \
+    $pip install --break-system-packages -r requirements.txt
+
+COPY model/ /tmp/model/
+RUN if python3 -m pip --version; then pip="python3 -m pip"; \
+    else pip="python3 $(ls /usr/share/python-wheels/pip-*.whl)/pip"; fi; \
+    $pip install --break-system-packages --no-deps /tmp/model/*.whl
+
+COPY src/ ./src/
+ENV PYTHONPATH=/app/src
+EXPOSE 8501
+CMD ["python3", "-m", "streamlit", "run", "src/ner_app/app.py", "--server.address=0.0.0.0"]

@@ -1,0 +1,79 @@
+"""A throwaway local registry: Debian's docker-registry on 127.0.0.1, storage in a folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ner_build.errors import BuildCheckError
+
+CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+http:
+  addr: 127.0.0.1:{port}
+"""
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    ]
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(address: str) -> bool:
+    try:
+        with urllib.request.urlopen(address, timeout=2) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError):
+        return False
+
+
+@contextmanager
+def local_registry(folder: Path, timeout: float = 30) -> Iterator[str]:
+    """Run docker-registry until the block ends; yields its host:port."""
+    binary = shutil.which("docker-registry")
+    if not binary:
+        raise BuildCheckError("docker-registry is missing: `apt-get install docker-registry`.")
+    port = free_port()
+    config = folder / "registry.yml"
+    config.write_text(CONFIG.format(root=folder / "storage", port=port))
+    process = subprocess.Popen([binary, "serve", str(config)])
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(f"http://127.0.0.1:{port}/v2/"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise BuildCheckError(f"docker-registry did not answer on 127.0.0.1:{port}.")
+            time.sleep(0.05)  # polling interval while the port opens
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def pushed_size(registry: str, repository: str, tag: str) -> int:
+    """Bytes a pull transfers: the compressed layers plus the config, from the manifest."""
+    request = urllib.request.Request(
+        f"http://{registry}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        manifest = json.load(response)
+    return int(manifest["config"]["size"]) + sum(int(layer["size"]) for layer in manifest["layers"])
