@@ -21,6 +21,7 @@ RUN if python3 -m pip --version; then pip="python3 -m pip"; \
     $pip install --break-system-packages --no-deps /tmp/model/*.whl
 
 COPY src/ ./src/
-ENV PYTHONPATH=/app/src
+ARG MODEL_PACKAGE
+ENV PYTHONPATH=/app/src NER_MODEL=${MODEL_PACKAGE}
 EXPOSE 8501
 CMD ["python3", "-m", "streamlit", "run", "src/ner_app/app.py", "--server.address=0.0.0.0"]

@@ -5,6 +5,7 @@ Nothing here skips: without an engine, an image or a browser the tests fail and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -155,9 +156,10 @@ def chromium_path() -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    env = {**os.environ, "HOME": str(tmp_path_factory.mktemp("browser-home"))}
+@contextlib.contextmanager
+def launch_chromium(home: Path) -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, with a throwaway HOME."""
+    env = {**os.environ, "HOME": str(home)}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(), args=CHROMIUM_ARGS, env=env

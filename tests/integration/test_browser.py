@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from testcontainers.core.container import DockerContainer
 
-from tests.integration.conftest import HARDENED, ROOT, StartApp, http_get, url
+from tests.integration.conftest import HARDENED, ROOT, StartApp, http_get, launch_chromium, url
 
 SAMPLE = "Ada Lovelace worked with Charles Babbage in London in 1843."
 MAX_CHARS = 500
@@ -21,6 +21,14 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def app(start_app: StartApp) -> DockerContainer:
     return start_app(env={"NER_MAX_CHARS": str(MAX_CHARS)}, **HARDENED)
+
+
+@pytest.fixture(scope="module")
+def browser(app: DockerContainer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Chromium, launched once the app's container is up: a container start adds a network
+    interface on the host, and Chromium aborts page loads under way when it sees one."""
+    with launch_chromium(tmp_path_factory.mktemp("browser-home")) as launched:
+        yield launched
 
 
 @pytest.fixture

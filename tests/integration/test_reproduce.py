@@ -17,7 +17,7 @@ from ner_build.reproduce import NAMES
 
 from tests.integration.conftest import ROOT
 
-SMOKE_TEST = "# Smoke test: the baked pipeline loads and the app's modules import."
+SMOKE_TEST = "# --- runtime: the venv and the app on the bare base"
 STAMP = "RUN date +%s%N > /opt/app/built-at\n"
 
 

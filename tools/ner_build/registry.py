@@ -19,6 +19,8 @@ CONFIG = """\
 version: 0.1
 log:
   level: warn
+  accesslog:
+    disabled: true
 storage:
   filesystem:
     rootdirectory: {root}
@@ -56,7 +58,8 @@ def local_registry(folder: Path, timeout: float = 30) -> Iterator[str]:
     port = free_port()
     config = folder / "registry.yml"
     config.write_text(CONFIG.format(root=folder / "storage", port=port))
-    process = subprocess.Popen([binary, "serve", str(config)])
+    log = (folder / "registry.log").open("wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + timeout
         while not _answers(f"http://127.0.0.1:{port}/v2/"):
@@ -67,6 +70,7 @@ def local_registry(folder: Path, timeout: float = 30) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
 
 
 def pushed_size(registry: str, repository: str, tag: str) -> int:
