@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import docker as docker_sdk
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from ner_build import build, model
 from ner_build.benchstats import Budget, Results, markdown, update_readme
@@ -243,9 +243,22 @@ def show_entities(browser: Browser, address: str, text: str, first_entity: str) 
         page.close()
 
 
-def measure_start(image: str, browser: Browser, ready: bool) -> tuple[float, float | None, float]:
+@contextmanager
+def chromium_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium, launched after the container: it aborts page loads when a new network
+    interface (a container's veth) appears while it runs."""
+    browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def measure_start(
+    image: str, playwright: Playwright, ready: bool
+) -> tuple[float, float | None, float]:
     started = time.monotonic()
-    with container(image) as (_, address):
+    with container(image) as (_, address), chromium_browser(playwright) as browser:
         wait_for(address + "/_stcore/health")
         health = time.monotonic() - started
         if ready:
@@ -255,9 +268,9 @@ def measure_start(image: str, browser: Browser, ready: bool) -> tuple[float, flo
         return health, ready_at, time.monotonic() - started
 
 
-def measure_starts(images: Images, browser: Browser, runs: int, results: Results) -> None:
-    ours = [measure_start(images.ours.image_id, browser, ready=True) for _ in range(runs)]
-    seed = [measure_start(f"{images.seed}:latest", browser, ready=False) for _ in range(runs)]
+def measure_starts(images: Images, playwright: Playwright, runs: int, results: Results) -> None:
+    ours = [measure_start(images.ours.image_id, playwright, ready=True) for _ in range(runs)]
+    seed = [measure_start(f"{images.seed}:latest", playwright, ready=False) for _ in range(runs)]
     results.add("docker run → health ok", "s", [o[0] for o in ours], [s[0] for s in seed])
     results.add("docker run → ready", "s", [o[1] for o in ours if o[1] is not None])
     results.add(
@@ -272,11 +285,11 @@ def memory_mb(running: Any) -> float:
 
 
 def measure_memory(
-    image: str, browser: Browser, nlp_first: list[tuple[str, str]], runs: int
+    image: str, playwright: Playwright, nlp_first: list[tuple[str, str]], runs: int
 ) -> tuple[list[float], list[float]]:
     idle, busy = [], []
     for _ in range(runs):
-        with container(image) as (running, address):
+        with container(image) as (running, address), chromium_browser(playwright) as browser:
             wait_for(address + "/readyz")
             idle.append(memory_mb(running))
             for text, first in nlp_first[:REQUESTS]:
@@ -339,12 +352,9 @@ def bench(options: build.BuildOptions, runs: int) -> Results:
     measure_throughput(images, runs, results)
     build.step("start times and memory, through Chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-        measure_starts(images, browser, runs, results)
-        idle, busy = measure_memory(
-            images.ours.image_id, browser, first_entities(images.ours.model, REQUESTS), runs
-        )
-        browser.close()
+        measure_starts(images, playwright, runs, results)
+        texts = first_entities(images.ours.model, REQUESTS)
+        idle, busy = measure_memory(images.ours.image_id, playwright, texts, runs)
     results.add("memory at idle (ready)", "MB", idle)
     results.add(f"memory after {REQUESTS} NER requests", "MB", busy)
     return results
