@@ -39,6 +39,12 @@ def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
     session.install("--require-hashes", "--no-deps", "-r", str(requirements))
 
 
+def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:
+    """Run a tools/ner_build module with the locked tools, passing `nox -s X -- ARGS` on."""
+    install_locked(session, groups)
+    session.run("python", "-m", module, *session.posargs, env=TOOLS_ENV)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff, ruff format, mypy --strict, hadolint, shellcheck and actionlint."""
@@ -73,15 +79,13 @@ def test_pipeline(session: nox.Session) -> None:
 @nox.session
 def build(session: nox.Session) -> None:
     """Build and tag the image (options: `nox -s build -- --help`)."""
-    install_locked(session, "dev")
-    session.run("python", "-m", "ner_build.build", *session.posargs, env=TOOLS_ENV)
+    run_tool(session, "ner_build.build")
 
 
 @nox.session(name="base-image")
 def base_image(session: nox.Session) -> None:
     """Build a Python base image from Debian packages, for hosts with no registry."""
-    install_locked(session, "dev")
-    session.run("python", "-m", "ner_build.base_image", *session.posargs, env=TOOLS_ENV)
+    run_tool(session, "ner_build.base_image")
 
 
 @nox.session
@@ -94,22 +98,19 @@ def integration(session: nox.Session) -> None:
 @nox.session
 def reproduce(session: nox.Session) -> None:
     """Build the commit twice from scratch and prove the two images identical."""
-    install_locked(session, "dev")
-    session.run("python", "-m", "ner_build.reproduce", *session.posargs, env=TOOLS_ENV)
+    run_tool(session, "ner_build.reproduce")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure size, build, start, throughput and memory against benchmarks/seed.Dockerfile."""
-    install_locked(session)
-    session.run("python", "-m", "ner_build.bench", *session.posargs, env=TOOLS_ENV)
+    run_tool(session, "ner_build.bench", groups="main,dev")
 
 
 @nox.session
 def publish(session: nox.Session) -> None:
     """Push the built image's tags to a registry (`nox -s publish -- --repository REPO`)."""
-    install_locked(session, "dev")
-    session.run("python", "-m", "ner_build.publish", *session.posargs, env=TOOLS_ENV)
+    run_tool(session, "ner_build.publish")
 
 
 @nox.session

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import BuildCheckError
 
@@ -107,7 +108,7 @@ def image_config(diff_id: str, epoch: int, architecture: str = "amd64") -> dict[
 
 def save_archive(layer: Path, tag: str, epoch: int, out: Path, architecture: str = "amd64") -> str:
     """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
-    diff_id = "sha256:" + _sha256(layer)
+    diff_id = "sha256:" + sha256_of(layer)
     config = json.dumps(
         image_config(diff_id, epoch, architecture), sort_keys=True, separators=(",", ":")
     ).encode()
@@ -121,14 +122,6 @@ def save_archive(layer: Path, tag: str, epoch: int, out: Path, architecture: str
         _add_bytes(archive, "manifest.json", manifest.encode(), epoch)
         archive.add(layer, arcname=layer_name, filter=lambda info: _clamp(info, epoch))
     return f"sha256:{config_name}"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes, epoch: int) -> None:

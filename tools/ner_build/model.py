@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from ner_build.digest import sha256_of
 from ner_build.errors import BuildCheckError
 
 
@@ -52,14 +52,6 @@ class ModelWheel:
     def package(self) -> str:
         """The import name (what spacy.load and NER_MODEL take)."""
         return canonicalize_name(self.name).replace("-", "_")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch(pin: ModelPin, cache_dir: Path, mirror: str | None = None) -> Path:
