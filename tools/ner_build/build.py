@@ -230,7 +230,12 @@ def run(options: BuildOptions) -> BuildResult:
     built = time.monotonic()
     step("clamping file times and created to the commit time")
     image_id = normalize.normalize_image(
-        docker, iid_file.read_text().strip(), git.commit_time(ROOT), tags, ROOT / "build"
+        docker,
+        iid_file.read_text().strip(),
+        git.commit_time(ROOT),
+        tags,
+        ROOT / "build",
+        keep_layers=docker.layer_count(base),
     )
     seconds = {"docker build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None

@@ -64,6 +64,13 @@ class Docker:
         result = self.run("image", "inspect", "--format", "{{.Id}}", ref)
         return result.stdout.strip() if result.returncode == 0 else None
 
+    def layer_count(self, ref: str) -> int:
+        """How many layers the (present) image has."""
+        result = self.run("image", "inspect", "--format", "{{len .RootFS.Layers}}", ref)
+        if result.returncode:
+            raise BuildCheckError(f"Image {ref} is not in the engine: {result.stderr.strip()}")
+        return int(result.stdout.strip())
+
     def ensure_image(self, ref: str, hint: str) -> str:
         """The local ID of ref, pulling it when absent; fail with hint when it cannot be had."""
         found = self.image_id(ref)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 import tempfile
 from datetime import UTC, datetime
@@ -42,6 +43,22 @@ def clamp_layer(source: BinaryIO, target: BinaryIO, epoch: int) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def layer_epoch(source: BinaryIO, ceiling: int) -> int:
+    """The newest mtime among the layer's regular files (whiteouts aside), at most the ceiling.
+
+    A build sets its files' times explicitly (the lock's or the commit's time), but a layer
+    also holds directories and whiteouts stamped when the layer was first built, which may
+    be a cached build from before the commit. Clamping those to the layer's own newest file
+    time makes a cached and a clean build of the same commit agree.
+    """
+    newest: int | None = None
+    with tarfile.open(fileobj=source, mode="r|") as layer:
+        for member in layer:
+            if member.isfile() and not member.name.rsplit("/", 1)[-1].startswith(".wh."):
+                newest = max(newest or 0, int(member.mtime))
+    return ceiling if newest is None else min(newest, ceiling)
+
+
 class _HashingWriter:
     """A write-only file that hashes what passes through it."""
 
@@ -63,8 +80,14 @@ def normalized_config(config: dict[str, Any], diff_ids: list[str], epoch: int) -
     return {**config, "created": created, "history": history, "rootfs": rootfs}
 
 
-def normalize_archive(saved: Path, out: Path, epoch: int, tags: list[str]) -> str:
-    """Rewrite a single-image `docker save` archive; return the new image ID."""
+def normalize_archive(
+    saved: Path, out: Path, epoch: int, tags: list[str], keep_layers: int = 0
+) -> str:
+    """Rewrite a single-image `docker save` archive; return the new image ID.
+
+    The first keep_layers layers (the base image's) are kept byte for byte; each layer above
+    is clamped to its own layer_epoch, at most the epoch.
+    """
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp, tarfile.open(saved) as archive:
         manifest = json.load(_member(archive, "manifest.json"))[0]
         config = json.load(_member(archive, manifest["Config"]))
@@ -72,7 +95,12 @@ def normalize_archive(saved: Path, out: Path, epoch: int, tags: list[str]) -> st
         for index, name in enumerate(manifest["Layers"]):
             layer = Path(tmp, f"{index}.tar")
             with layer.open("wb") as target:
-                diff_ids.append(clamp_layer(_member(archive, name), target, epoch))
+                if index < keep_layers:
+                    shutil.copyfileobj(_member(archive, name), target)
+                    diff_ids.append(config["rootfs"]["diff_ids"][index])
+                else:
+                    ceiling = layer_epoch(_member(archive, name), epoch)
+                    diff_ids.append(clamp_layer(_member(archive, name), target, ceiling))
             layers.append(layer)
         config_bytes = json.dumps(normalized_config(config, diff_ids, epoch)).encode()
         config_id = hashlib.sha256(config_bytes).hexdigest()
@@ -111,14 +139,14 @@ def _member(archive: tarfile.TarFile, name: str) -> BinaryIO:
 
 
 def normalize_image(
-    docker: Docker, image_id: str, epoch: int, tags: list[str], workdir: Path
+    docker: Docker, image_id: str, epoch: int, tags: list[str], workdir: Path, keep_layers: int = 0
 ) -> str:
     """Replace the image with its normalized copy, tagged with tags; return the new ID."""
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         saved, out = Path(tmp, "saved.tar"), Path(tmp, "normalized.tar")
         docker.stream("save", "--output", str(saved), image_id)
-        new_id = normalize_archive(saved, out, epoch, tags)
+        new_id = normalize_archive(saved, out, epoch, tags, keep_layers)
         saved.unlink()
         docker.stream("load", "--quiet", "--input", str(out))
     if new_id != image_id:

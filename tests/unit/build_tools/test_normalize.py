@@ -313,3 +313,49 @@ def test_different_file_contents_give_a_different_id(tmp_path: Path) -> None:
     first = normalized(tmp_path, "a", two_layers(content=b"one"), "2024-05-01T10:11:12Z", EPOCH)
     second = normalized(tmp_path, "b", two_layers(content=b"two"), "2024-05-01T10:11:12Z", EPOCH)
     assert first != second
+
+
+# --- per-layer epochs: cached and clean builds agree ------------------------------------------
+
+FILES_AT = EPOCH - 3600  # the time the build gave this layer's files (the lock's commit, say)
+
+
+def built_layer(stamp: float) -> bytes:
+    """A layer whose files carry FILES_AT and whose directory and whiteout carry the build time."""
+    return layer(
+        member("opt", kind=tarfile.DIRTYPE, mtime=stamp, mode=0o755),
+        member("opt/venv", kind=tarfile.DIRTYPE, mtime=stamp, mode=0o755),
+        member("opt/venv/module.py", b"x = 1\n", mtime=FILES_AT),
+        member("usr/share/.wh.python-wheels", mtime=stamp),
+    )
+
+
+def test_layer_epoch_is_the_newest_regular_file_whiteouts_aside() -> None:
+    data = built_layer(stamp=FILES_AT + 500)
+    assert normalize.layer_epoch(io.BytesIO(data), EPOCH) == FILES_AT
+    assert normalize.layer_epoch(io.BytesIO(data), FILES_AT - 1) == FILES_AT - 1
+
+
+def test_layer_epoch_of_a_layer_without_files_is_the_ceiling() -> None:
+    only_dirs = layer(member("tmp", kind=tarfile.DIRTYPE, mtime=FILES_AT + 5))
+    assert normalize.layer_epoch(io.BytesIO(only_dirs), EPOCH) == EPOCH
+
+
+def test_a_cached_layer_stamped_before_the_commit_normalizes_like_a_clean_one(
+    tmp_path: Path,
+) -> None:
+    cached = built_layer(stamp=FILES_AT + 600)  # built earlier, before HEAD's commit time
+    clean = built_layer(stamp=EPOCH + 600)  # built now, after it
+    base = rich_layer(EARLIER)
+    first = normalized(tmp_path, "cached", [base, cached], "2024-01-01T00:00:00Z", EPOCH)
+    second = normalized(tmp_path, "clean", [base, clean], "2025-01-01T00:00:00Z", EPOCH)
+    assert first == second
+
+
+def test_the_base_layers_are_kept_byte_for_byte(tmp_path: Path) -> None:
+    base = layer(member("etc/late", b"1", mtime=EPOCH + 10))  # would be clamped if rewritten
+    saved = save_archive(tmp_path / "saved.tar", [base, built_layer(EPOCH + 1)], EPOCH_ISO)
+    out = tmp_path / "out.tar"
+    normalize.normalize_archive(saved, out, EPOCH, TAGS, keep_layers=1)
+    files = read_archive(out)
+    assert files[f"{sha256(base)}/layer.tar"] == base
