@@ -31,6 +31,8 @@ MODEL_PIN = ROOT / "docker" / "model.toml"
 CONTEXT = ROOT / "build" / "image"  # what the Dockerfile reads; .dockerignore admits only this
 RESULT = ROOT / "build" / "image.json"  # tags and ID of the last build, read by integration
 CACHE = ROOT / "build" / "cache"
+# What goes into the app wheel: its layer takes the time of the last commit that changed these.
+APP_SOURCES = ("src", "pyproject.toml")
 SBOM = ROOT / "build" / "sbom.cdx.json"  # CycloneDX SBOM of the last build
 
 
@@ -150,7 +152,7 @@ def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
     )
     shutil.copy2(wheel.path, CONTEXT / "model" / wheel.path.name)
     step("building the app wheel")
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(git.commit_time(ROOT))}
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(git.commit_time(ROOT, *APP_SOURCES))}
     subprocess.run(
         [
             options.poetry,
@@ -174,6 +176,7 @@ def build_args(
     commit_epoch = git.commit_time(ROOT)
     values = {
         "LOCK_EPOCH": git.commit_time(ROOT, "poetry.lock"),
+        "APP_EPOCH": git.commit_time(ROOT, *APP_SOURCES),
         "SOURCE_DATE_EPOCH": commit_epoch,
         "CREATED": datetime.fromtimestamp(commit_epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "VERSION": version,

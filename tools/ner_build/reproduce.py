@@ -2,12 +2,14 @@
 
 Both builds run with --no-cache, which on Docker 20.10 also empties BuildKit's cache mounts,
 so they share nothing but the inputs: the commit, the lock and the pinned base image and model.
+When `nox -s build` last built this same clean commit (with its cache), that image must match too.
 It reports any difference (image ID, layer digests, config with and without timestamps, and per
 layer the paths whose content, mode, owner or mtime differ) and exits 1; identical images exit 0.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ner_build import build, compare
+from ner_build import build, compare, git
 from ner_build.docker import Docker
 from ner_build.errors import BuildCheckError
 
@@ -31,10 +33,23 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
         results.append(build.run(clean))
     differences = [] if results[0].image_id == results[1].image_id else explain(docker, results)
+    cached = regular_build(docker)
+    if not differences and cached and cached.image_id != results[0].image_id:
+        build.step(f"the regular build {cached.tags[1]} differs from the clean builds")
+        differences = explain(docker, [cached, results[0]])
     if not differences:
         for result in results:
             docker.run("image", "rm", *result.tags)
     return results[0].image_id, differences
+
+
+def regular_build(docker: Docker) -> build.BuildResult | None:
+    """The last `nox -s build` result, if it built this same clean commit and still exists."""
+    if not build.RESULT.exists():
+        return None
+    recorded = build.BuildResult(**json.loads(build.RESULT.read_text()))
+    same_commit = recorded.revision == git.revision(build.ROOT) and not git.is_dirty(build.ROOT)
+    return recorded if same_commit and docker.image_id(recorded.image_id) else None
 
 
 def explain(docker: Docker, results: list[build.BuildResult]) -> list[str]:
