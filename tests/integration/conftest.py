@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 import docker
 import pytest
 from docker.errors import DockerException
+from ner_build import browser as chromium
 from ner_build.docker import START_ENGINE_HINT
 from playwright.sync_api import Browser, sync_playwright
 from testcontainers.core.container import DockerContainer
@@ -32,17 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD_RESULT = ROOT / "build" / "image.json"
 PORT = 8501
 STARTUP_TIMEOUT = 60
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 HARDENED: dict[str, Any] = {
     "user": "12345:0",
     "read_only": True,
@@ -145,24 +134,17 @@ def run_in(container: DockerContainer, *command: str) -> tuple[int, str]:
     return int(result.exit_code), result.output.decode()
 
 
-def chromium_path() -> str:
-    configured = os.environ.get("CHROMIUM")
-    for candidate in [configured] if configured else CHROMIUM_CANDIDATES:
-        found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
-        if found:
-            return found
-    pytest.fail(
-        "No Chromium found: install Debian's `chromium` or set CHROMIUM to its path.", pytrace=False
-    )
-
-
 @contextlib.contextmanager
 def launch_chromium(home: Path) -> Iterator[Browser]:
     """Debian's Chromium through Playwright, with a throwaway HOME."""
     env = {**os.environ, "HOME": str(home)}
+    try:
+        executable = chromium.chromium_path()
+    except FileNotFoundError as error:
+        pytest.fail(str(error), pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, env=env
+            executable_path=executable, args=chromium.ARGS, env=env
         )
         yield browser
         browser.close()

@@ -19,12 +19,12 @@ import tarfile
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import BuildCheckError
+from ner_build.normalize import iso
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -87,7 +87,7 @@ def host_architecture() -> str:
 
 def image_config(diff_id: str, epoch: int, architecture: str = "amd64") -> dict[str, object]:
     """An OCI/Docker image config for one layer, created at the epoch."""
-    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = iso(epoch)
     return {
         "architecture": architecture,
         "os": "linux",

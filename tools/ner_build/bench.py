@@ -16,8 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -30,8 +28,10 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from ner_build import build, model
 from ner_build.benchstats import Budget, Results, markdown, update_readme
+from ner_build.browser import ARGS as CHROMIUM_ARGS
+from ner_build.browser import chromium_path
 from ner_build.docker import Docker
-from ner_build.registry import local_registry, pushed_size
+from ner_build.registry import answers, local_registry, pushed_size
 
 ROOT = build.ROOT
 WORK = ROOT / "build" / "bench"
@@ -62,10 +62,6 @@ for _ in range(int(sys.argv[3])):
     rates.append(len(docs) / (time.perf_counter() - started))
 print(json.dumps(rates))
 """
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,8 +112,7 @@ def build_ours(tree: Path, options: build.BuildOptions, env: dict[str, str]) -> 
     args += [f"--ca-bundle={options.ca_bundle}"] if options.ca_bundle else []
     run(sys.executable, "-m", "ner_build.build", *args, cwd=tree,
         env={**env, "PYTHONPATH": str(tree / "tools")})  # fmt: skip
-    recorded = json.loads((tree / "build" / "image.json").read_text())
-    return build.BuildResult(**recorded)
+    return build.BuildResult.load(tree / "build" / "image.json")
 
 
 def seed_context(tree: Path, model_wheel: Path) -> Path:
@@ -210,12 +205,8 @@ def measure_sizes(docker: Docker, images: Images, results: Results) -> None:
 def wait_for(address: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(address, timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
+        if answers(address):
+            return
         time.sleep(0.01)  # polling interval for the condition above
     raise TimeoutError(f"{address} did not answer 200 within {timeout} s")
 
@@ -265,7 +256,7 @@ def show_entities(browser: Browser, address: str, text: str, first_entity: str) 
 def chromium_browser(playwright: Playwright) -> Iterator[Browser]:
     """Chromium, launched after the container: it aborts page loads when a new network
     interface (a container's veth) appears while it runs."""
-    browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     try:
         yield browser
     finally:
@@ -376,17 +367,6 @@ def bench(options: build.BuildOptions, runs: int) -> Results:
     results.add("memory at idle (ready)", "MB", idle)
     results.add(f"memory after {REQUESTS} NER requests", "MB", busy)
     return results
-
-
-def chromium() -> str:
-    for candidate in (
-        os.environ.get("CHROMIUM"),
-        "/usr/lib/chromium/chromium",
-        "/usr/bin/chromium",
-    ):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    raise RuntimeError("No Chromium found: install Debian's chromium or set CHROMIUM.")
 
 
 def write(results: Results, runs: int, commit: str) -> None:

@@ -17,7 +17,6 @@ import time
 import tomllib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ner_build import git, inventory, lockfile, model, normalize
@@ -59,6 +58,11 @@ class BuildResult:
     model_sha256: str
     ca_bundle: str | None
     seconds: dict[str, float] = field(default_factory=dict)  # per step, for nox -s bench
+
+    @classmethod
+    def load(cls, path: Path = RESULT) -> BuildResult:
+        """What a `nox -s build` recorded in image.json."""
+        return cls(**json.loads(path.read_text()))
 
 
 def parse(argv: Sequence[str], env: dict[str, str]) -> BuildOptions:
@@ -178,7 +182,7 @@ def build_args(
         "LOCK_EPOCH": git.commit_time(ROOT, "poetry.lock"),
         "APP_EPOCH": git.commit_time(ROOT, *APP_SOURCES),
         "SOURCE_DATE_EPOCH": commit_epoch,
-        "CREATED": datetime.fromtimestamp(commit_epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "CREATED": normalize.iso(commit_epoch),
         "VERSION": version,
         "REVISION": revision,
         "MODEL_WHEEL": wheel.path.name,
@@ -242,10 +246,9 @@ def run(options: BuildOptions) -> BuildResult:
     )
     seconds = {"docker build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
-    result = BuildResult(
+    return BuildResult(
         image_id, tags, revision, wheel.package, wheel.version, wheel.sha256, ca_bundle, seconds
     )
-    return result
 
 
 def verify(docker: Docker, image_id: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ner_build.docker import Docker
+from ner_build.normalize import archive_member
 
 TIME_KEYS = ("created",)
 KINDS = {
@@ -76,21 +77,14 @@ def entries(layer: tarfile.TarFile) -> dict[str, Entry]:
 def read_saved(archive: Path) -> Image:
     """Config and layers of the single image in a `docker save` archive."""
     with tarfile.open(archive) as saved:
-        manifest = json.load(_member(saved, "manifest.json"))[0]
-        config = json.load(_member(saved, manifest["Config"]))
+        manifest = json.load(archive_member(saved, "manifest.json"))[0]
+        config = json.load(archive_member(saved, manifest["Config"]))
         layers = []
         for name in manifest["Layers"]:
-            with tarfile.open(fileobj=_member(saved, name)) as layer:
+            with tarfile.open(fileobj=archive_member(saved, name)) as layer:
                 layers.append(entries(layer))
     image_id = "sha256:" + manifest["Config"].split("/")[-1].removesuffix(".json")
     return Image(image_id, config, layers)
-
-
-def _member(archive: tarfile.TarFile, name: str) -> Any:
-    stream = archive.extractfile(name)
-    if stream is None:
-        raise ValueError(f"{name} is not a file in the archive")
-    return stream
 
 
 def without_times(config: dict[str, Any]) -> dict[str, Any]:

@@ -85,11 +85,11 @@ class Docker:
             )
         return found
 
-    def stream(self, *args: str, stdin: bytes | None = None) -> None:
+    def stream(self, *args: str) -> None:
         """Run a docker command with its output going straight to the terminal."""
         env = {**os.environ, "DOCKER_BUILDKIT": "1"}
         print(f"$ {shlex.join([*self.command, *args])}", file=sys.stderr, flush=True)
-        result = subprocess.run([*self.command, *args], env=env, input=stdin)
+        result = subprocess.run([*self.command, *args], env=env)
         if result.returncode:
             raise BuildCheckError(f"`docker {args[0]}` failed with exit code {result.returncode}.")
 

@@ -26,6 +26,7 @@ PAX_TIMES = ("mtime", "atime", "ctime")
 
 
 def iso(epoch: int) -> str:
+    """The epoch as an image config writes times: 2026-11-26T21:16:14Z."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -89,18 +90,18 @@ def normalize_archive(
     is clamped to its own layer_epoch, at most the epoch.
     """
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp, tarfile.open(saved) as archive:
-        manifest = json.load(_member(archive, "manifest.json"))[0]
-        config = json.load(_member(archive, manifest["Config"]))
+        manifest = json.load(archive_member(archive, "manifest.json"))[0]
+        config = json.load(archive_member(archive, manifest["Config"]))
         layers, diff_ids = [], []
         for index, name in enumerate(manifest["Layers"]):
             layer = Path(tmp, f"{index}.tar")
             with layer.open("wb") as target:
                 if index < keep_layers:
-                    shutil.copyfileobj(_member(archive, name), target)
+                    shutil.copyfileobj(archive_member(archive, name), target)
                     diff_ids.append(config["rootfs"]["diff_ids"][index])
                 else:
-                    ceiling = layer_epoch(_member(archive, name), epoch)
-                    diff_ids.append(clamp_layer(_member(archive, name), target, ceiling))
+                    ceiling = layer_epoch(archive_member(archive, name), epoch)
+                    diff_ids.append(clamp_layer(archive_member(archive, name), target, ceiling))
             layers.append(layer)
         config_bytes = json.dumps(normalized_config(config, diff_ids, epoch)).encode()
         config_id = hashlib.sha256(config_bytes).hexdigest()
@@ -131,7 +132,8 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def _member(archive: tarfile.TarFile, name: str) -> BinaryIO:
+def archive_member(archive: tarfile.TarFile, name: str) -> BinaryIO:
+    """A file inside a `docker save` archive, as a stream."""
     stream = archive.extractfile(name)
     if stream is None:
         raise ValueError(f"{name} is not a file in the image archive")

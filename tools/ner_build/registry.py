@@ -41,7 +41,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _answers(address: str) -> bool:
+def answers(address: str) -> bool:
+    """True when address answers 200 now (False while nothing listens)."""
     try:
         with urllib.request.urlopen(address, timeout=2) as response:  # noqa: S310 (loopback)
             return bool(response.status == 200)
@@ -62,7 +63,7 @@ def local_registry(folder: Path, timeout: float = 30) -> Iterator[str]:
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + timeout
-        while not _answers(f"http://127.0.0.1:{port}/v2/"):
+        while not answers(f"http://127.0.0.1:{port}/v2/"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise BuildCheckError(f"docker-registry did not answer on 127.0.0.1:{port}.")
             time.sleep(0.05)  # polling interval while the port opens

@@ -9,7 +9,6 @@ layer the paths whose content, mode, owner or mtime differ) and exits 1; identic
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -47,7 +46,7 @@ def regular_build(docker: Docker) -> build.BuildResult | None:
     """The last `nox -s build` result, if it built this same clean commit and still exists."""
     if not build.RESULT.exists():
         return None
-    recorded = build.BuildResult(**json.loads(build.RESULT.read_text()))
+    recorded = build.BuildResult.load()
     same_commit = recorded.revision == git.revision(build.ROOT) and not git.is_dirty(build.ROOT)
     return recorded if same_commit and docker.image_id(recorded.image_id) else None
 
