@@ -11,7 +11,7 @@ from typing import Any
 
 import docker
 import pytest
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
 from ner_build.registry import local_registry
 
 from tests.integration.conftest import ROOT, StartApp, http_get, url
@@ -23,7 +23,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         with local_registry(tmp_path_factory.mktemp("registry")) as address:
             yield address
-    except BuildCheckError as error:
+    except CheckFailed as error:
         pytest.fail(str(error), pytrace=False)
 
 

@@ -13,18 +13,19 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ner_build import console, process
 from ner_build.digest import sha256_of
 from ner_build.docker import Docker
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
 from ner_build.normalize import iso
+from ner_build.paths import DOCKERFILE
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -33,6 +34,7 @@ DEFAULT_TAG = "ner-app-base:bookworm-python3"
 # Bump it with the suite.
 DEFAULT_EPOCH = 1793491200
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+PIN_LINE = re.compile(r"^ARG BASE_IMAGE=(\S+)", re.M)
 HOST_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 
 
@@ -43,6 +45,14 @@ class BaseImageOptions:
     epoch: int
     tag: str
     docker: Docker
+
+
+def pinned(dockerfile: Path = DOCKERFILE) -> str:
+    """The BASE_IMAGE default written in the Dockerfile (the one place it is pinned)."""
+    match = PIN_LINE.search(dockerfile.read_text())
+    if not match:
+        raise CheckFailed(f"{dockerfile} has no `ARG BASE_IMAGE=...` line.")
+    return match.group(1)
 
 
 def host_mirror(sources: Sequence[Path] = HOST_SOURCES) -> str:
@@ -56,7 +66,7 @@ def host_mirror(sources: Sequence[Path] = HOST_SOURCES) -> str:
         )
         if match:
             return match.group(1)
-    raise BuildCheckError(
+    raise CheckFailed(
         "No Debian mirror found in the host's apt configuration; pass --mirror URL "
         "(or NER_DEBIAN_MIRROR), e.g. a Debian mirror you can reach."
     )
@@ -79,9 +89,7 @@ def sources_entry(mirror: str, security_mirror: str) -> str:
 
 def host_architecture() -> str:
     """The Debian architecture debuerreotype builds for (the host's), as Docker names it."""
-    debian = subprocess.run(
-        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    debian = process.output(["dpkg", "--print-architecture"])
     return {"armhf": "arm", "armel": "arm", "i386": "386"}.get(debian, debian)
 
 
@@ -139,9 +147,7 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> Path:
     """Run debuerreotype: a minimal bookworm with Python, as one uncompressed tar."""
     for tool in ("debuerreotype-init", "debuerreotype-tar"):
         if not shutil.which(tool):
-            raise BuildCheckError(
-                f"{tool} is missing; install it: `apt-get install debuerreotype`."
-            )
+            raise CheckFailed(f"{tool} is missing; install it: `apt-get install debuerreotype`.")
     rootfs, layer = workdir / "rootfs", workdir / "rootfs.tar"
     _step("debuerreotype-init", "--non-debian", "--keyring", KEYRING, rootfs, SUITE, options.mirror)
     (rootfs / "debuerreotype-epoch").write_text(f"{options.epoch}\n")
@@ -158,13 +164,7 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> Path:
 
 
 def _step(*args: str | Path) -> None:
-    print(f"==> {' '.join(map(str, args))}", file=sys.stderr, flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run([str(a) for a in args], env=env)
-    if result.returncode:
-        raise BuildCheckError(
-            f"{args[0]} failed with exit code {result.returncode}; see its output above."
-        )
+    process.stream(args, env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
 def make(options: BaseImageOptions) -> str:
@@ -178,40 +178,45 @@ def make(options: BaseImageOptions) -> str:
     return image_id
 
 
-def parse(argv: Sequence[str], env: dict[str, str]) -> BaseImageOptions:
+def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:
     parser = argparse.ArgumentParser(prog="nox -s base-image --", description=__doc__)
     parser.add_argument(
         "--mirror",
         default=env.get("NER_DEBIAN_MIRROR"),
-        help="Debian mirror URL (default: the host's apt)",
+        help="Debian mirror URL (default: the host's apt) [NER_DEBIAN_MIRROR]",
     )
     parser.add_argument(
         "--security-mirror",
         default=env.get("NER_DEBIAN_SECURITY_MIRROR"),
-        help="default: MIRROR-security",
+        help="default: MIRROR-security [NER_DEBIAN_SECURITY_MIRROR]",
     )
-    parser.add_argument("--epoch", type=int, default=int(env.get("NER_BASE_EPOCH", DEFAULT_EPOCH)))
+    parser.add_argument(
+        "--epoch",
+        type=int,
+        default=int(env.get("NER_BASE_EPOCH", DEFAULT_EPOCH)),
+        help="file times and created, as Unix time [NER_BASE_EPOCH]",
+    )
     parser.add_argument("--tag", default=env.get("NER_BASE_IMAGE", DEFAULT_TAG))
-    parser.add_argument("--docker", default=env.get("DOCKER", "docker"))
+    parser.add_argument("--docker", default=env.get("DOCKER", "docker"), help="[DOCKER]")
     args = parser.parse_args(argv)
     mirror = args.mirror or host_mirror()
     security = args.security_mirror or security_mirror_for(mirror)
     return BaseImageOptions(mirror, security, args.epoch, args.tag, Docker.from_string(args.docker))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        options = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
-        image_id = make(options)
-    except BuildCheckError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+def command(options: BaseImageOptions) -> None:
+    image_id = make(options)
     print(f"base image {options.tag} {image_id}")
     print(
         f"use it with: nox -s build -- --base-image {options.tag}"
         f"   (or NER_BASE_IMAGE={options.tag})"
     )
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return console.run_main(
+        lambda: command(parse(sys.argv[1:] if argv is None else argv, os.environ))
+    )
 
 
 if __name__ == "__main__":

@@ -9,30 +9,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from ner_build import git, inventory, lockfile, model, normalize
+from ner_build import base_image, console, git, inventory, lockfile, model, normalize, process
 from ner_build.docker import Docker
-from ner_build.errors import BuildCheckError
+from ner_build.errors import BaseImageUnavailable, CheckFailed, ModelUnavailable, VerificationFailed
+from ner_build.paths import (
+    CACHE,
+    CONTEXT,
+    MODEL_PIN,
+    RESULT,
+    ROOT,
+    SBOM,
+    TEST_PIPELINE,
+)
 from ner_build.tags import image_tags
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "docker" / "Dockerfile"
-MODEL_PIN = ROOT / "docker" / "model.toml"
-CONTEXT = ROOT / "build" / "image"  # what the Dockerfile reads; .dockerignore admits only this
-RESULT = ROOT / "build" / "image.json"  # tags and ID of the last build, read by integration
-CACHE = ROOT / "build" / "cache"
 # What goes into the app wheel: its layer takes the time of the last commit that changed these.
 APP_SOURCES = ("src", "pyproject.toml")
-SBOM = ROOT / "build" / "sbom.cdx.json"  # CycloneDX SBOM of the last build
+step = console.step
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,19 @@ class BuildOptions:
     image: str
     poetry: str
     buildx_args: list[str] = field(default_factory=list)
-    dockerfile: Path = DOCKERFILE
+    dockerfile: Path | None = None  # None: docker/Dockerfile of the tree being built
+    allow_fallbacks: bool = False
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """A pinned input replaced by a local stand-in, and how to get the real one."""
+
+    input: str
+    pinned: str
+    used: str
+    reason: str
+    remedy: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,7 @@ class BuildResult:
     model_sha256: str
     ca_bundle: str | None
     seconds: dict[str, float] = field(default_factory=dict)  # per step, for nox -s bench
+    fallbacks: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path = RESULT) -> BuildResult:
@@ -65,7 +79,8 @@ class BuildResult:
         return cls(**json.loads(path.read_text()))
 
 
-def parse(argv: Sequence[str], env: dict[str, str]) -> BuildOptions:
+def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
+    """The build's flags; each defaults to the environment variable in its help."""
     parser = argparse.ArgumentParser(prog="nox -s build --", description=__doc__)
     add = parser.add_argument
     add("--docker", default=env.get("DOCKER", "docker"), help="docker client command [DOCKER]")
@@ -103,46 +118,125 @@ def parse(argv: Sequence[str], env: dict[str, str]) -> BuildOptions:
         default=[],
         help="extra docker build argument, e.g. --buildx-arg=--cache-from=type=gha (repeatable)",
     )
+    add("--dockerfile", type=Path, default=None, help="Dockerfile (default: docker/Dockerfile)")
     add(
-        "--dockerfile",
-        type=Path,
-        default=DOCKERFILE,
-        help="Dockerfile (default: docker/Dockerfile)",
+        "--allow-fallbacks",
+        action="store_true",
+        default=bool(env.get("NER_ALLOW_FALLBACKS")),
+        help="when the pinned base image or model cannot be had, use local stand-ins (a Debian-"
+        "built base, the test pipeline) and mark the image unpublishable [NER_ALLOW_FALLBACKS]",
     )
-    args = parser.parse_args(argv)
-    return BuildOptions(**vars(args))
+    return parser
+
+
+def parse(argv: Sequence[str], env: Mapping[str, str]) -> BuildOptions:
+    """Options from flags, then from the environment."""
+    return BuildOptions(**vars(parser(env).parse_args(argv)))
+
+
+def to_argv(options: BuildOptions) -> list[str]:
+    """Flags that make `parse` give these options back (with no environment), e.g. to run the
+    build in another tree. Every field is written, so no option is dropped on the way."""
+    argv: list[str] = []
+    for option in fields(options):
+        value = getattr(options, option.name)
+        flag = "--" + (
+            "buildx-arg" if option.name == "buildx_args" else option.name.replace("_", "-")
+        )
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        elif isinstance(value, list):
+            argv += [f"{flag}={item}" for item in value]
+        elif value is not None:
+            argv.append(f"{flag}={value.resolve() if isinstance(value, Path) else value}")
+    return argv
 
 
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def default_base_image(dockerfile: Path = DOCKERFILE) -> str:
-    """The BASE_IMAGE default written in the Dockerfile (the one place it is pinned)."""
-    match = re.search(r"^ARG BASE_IMAGE=(\S+)", dockerfile.read_text(), re.M)
-    if not match:
-        raise BuildCheckError(f"{dockerfile} has no `ARG BASE_IMAGE=...` line.")
-    return match.group(1)
+def dockerfile(options: BuildOptions) -> Path:
+    """The Dockerfile to build: the chosen one, else docker/Dockerfile of this tree."""
+    return options.dockerfile or ROOT / "docker" / "Dockerfile"
 
 
-def step(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
-def prepare_model(options: BuildOptions, locked_spacy: str) -> model.ModelWheel:
+def prepare_model(
+    options: BuildOptions, locked_spacy: str, fallbacks: list[Fallback]
+) -> model.ModelWheel:
     if options.model_wheel:
         step(f"using the local model wheel {options.model_wheel}")
         wheel = model.inspect(options.model_wheel)
     else:
-        pin = model.ModelPin.load(MODEL_PIN)
-        step(f"fetching {pin.name} {pin.version} (sha256 {pin.sha256[:12]}…) into {CACHE}")
-        wheel = model.inspect(model.fetch(pin, CACHE, options.model_mirror))
+        wheel = model.inspect(pinned_or_fallback_model(options, fallbacks))
     step(
         f"checking {wheel.name} {wheel.version} (spacy{wheel.spacy_requirement})"
         f" against spacy {locked_spacy}"
     )
     model.check_spacy_compatible(wheel, locked_spacy)
     return wheel
+
+
+def pinned_or_fallback_model(options: BuildOptions, fallbacks: list[Fallback]) -> Path:
+    """The pinned model, verified; with --allow-fallbacks, the test pipeline when it cannot be
+    downloaded."""
+    pin = model.ModelPin.load(MODEL_PIN)
+    step(f"fetching {pin.name} {pin.version} (sha256 {pin.sha256[:12]}…) into {CACHE}")
+    try:
+        return model.fetch(pin, CACHE, options.model_mirror)
+    except ModelUnavailable as error:
+        if not options.allow_fallbacks:
+            raise
+        from ner_build import test_pipeline  # imports spaCy: only when it is needed
+
+        step("the pinned model cannot be downloaded; building the test pipeline instead")
+        wheel = test_pipeline.build_wheel(TEST_PIPELINE)
+        fallbacks.append(
+            Fallback(
+                "model",
+                f"{pin.name} {pin.version} from {pin.url}",
+                f"{test_pipeline.PACKAGE} {test_pipeline.VERSION}, a small entity-ruler pipeline "
+                "built from this repository (tools/ner_build/test_pipeline.py)",
+                str(error).splitlines()[0],
+                f"put the pinned wheel (sha256 {pin.sha256}) into {CACHE}/ or serve it from a "
+                "mirror (--model-mirror URL); the build checks it against the pin",
+            )
+        )
+        return wheel
+
+
+def base_or_fallback(docker: Docker, options: BuildOptions, fallbacks: list[Fallback]) -> str:
+    """The base image to build on: the chosen or pinned one, or with --allow-fallbacks a base
+    built from Debian packages when the pinned one cannot be pulled."""
+    base = options.base_image or base_image.pinned(dockerfile(options))
+    step(f"checking the base image {base}")
+    hint = (
+        "On a host with no registry, build a base image from Debian packages "
+        "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE."
+    )
+    try:
+        docker.ensure_image(base, hint)
+        return base
+    except BaseImageUnavailable as error:
+        if not options.allow_fallbacks or options.base_image:
+            raise
+        reason = str(error).splitlines()[0]
+    if not docker.image_id(base_image.DEFAULT_TAG):
+        step(f"{base} cannot be pulled; building {base_image.DEFAULT_TAG} from Debian packages")
+        env = {**os.environ, "DOCKER": str(docker)}
+        base_image.make(base_image.parse([f"--tag={base_image.DEFAULT_TAG}"], env))
+    fallbacks.append(
+        Fallback(
+            "base image",
+            base,
+            f"{base_image.DEFAULT_TAG}, Debian {base_image.SUITE}'s python3 built here with "
+            "debuerreotype (nox -s base-image)",
+            reason,
+            f"build on a host that can pull {base}, or `docker load` it from an archive saved "
+            "where it can be pulled",
+        )
+    )
+    return base_image.DEFAULT_TAG
 
 
 def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
@@ -156,8 +250,7 @@ def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
     )
     shutil.copy2(wheel.path, CONTEXT / "model" / wheel.path.name)
     step("building the app wheel")
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(git.commit_time(ROOT, *APP_SOURCES))}
-    subprocess.run(
+    process.run(
         [
             options.poetry,
             "build",
@@ -165,17 +258,19 @@ def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
             "--format",
             "wheel",
             "--output",
-            str(CONTEXT / "app"),
+            CONTEXT / "app",
         ],
         cwd=ROOT,
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
+        env={"SOURCE_DATE_EPOCH": str(git.commit_time(ROOT, *APP_SOURCES))},
     )
 
 
 def build_args(
-    options: BuildOptions, wheel: model.ModelWheel, version: str, revision: str
+    options: BuildOptions,
+    wheel: model.ModelWheel,
+    version: str,
+    revision: str,
+    fallbacks: Sequence[Fallback] = (),
 ) -> list[str]:
     commit_epoch = git.commit_time(ROOT)
     values = {
@@ -192,6 +287,8 @@ def build_args(
     }
     if options.base_image:
         values["BASE_IMAGE"] = options.base_image
+    if fallbacks:
+        values["FALLBACKS"] = ",".join(f.input.replace(" ", "-") for f in fallbacks)
     args = [f"--build-arg={key}={value}" for key, value in values.items()]
     if options.ca_bundle:
         args.append(f"--secret=id=ca,src={options.ca_bundle}")
@@ -205,22 +302,21 @@ def run(options: BuildOptions) -> BuildResult:
     try:
         tags = image_tags(options.image, version, revision, dirty)
     except ValueError as error:
-        raise BuildCheckError(f"{error}; pass --image / NER_IMAGE without a tag.") from None
+        raise CheckFailed(f"{error}; pass --image / NER_IMAGE without a tag.") from None
     step("checking poetry.lock against pyproject.toml")
     lockfile.check_fresh(options.poetry, ROOT)
-    wheel = prepare_model(options, lockfile.locked_version(ROOT / "poetry.lock", "spacy"))
     if options.ca_bundle and not options.ca_bundle.is_file():
-        raise BuildCheckError(f"CA bundle {options.ca_bundle} does not exist; give a PEM file.")
+        raise CheckFailed(f"CA bundle {options.ca_bundle} does not exist; give a PEM file.")
+    fallbacks: list[Fallback] = []
+    wheel = prepare_model(
+        options, lockfile.locked_version(ROOT / "poetry.lock", "spacy"), fallbacks
+    )
     step("checking the Docker engine and BuildKit")
     docker.check_engine()
     docker.check_buildkit()
-    base = options.base_image or default_base_image(options.dockerfile)
-    step(f"checking the base image {base}")
-    docker.ensure_image(
-        base,
-        "On a host with no registry, build a base image from Debian packages "
-        "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE.",
-    )
+    base = base_or_fallback(docker, options, fallbacks)
+    if fallbacks and fallbacks[-1].input == "base image":
+        options = replace(options, base_image=base)
     prepare_context(options, wheel)
     step(f"building {tags[1]}")
     iid_file = ROOT / "build" / "image.iid"
@@ -228,9 +324,9 @@ def run(options: BuildOptions) -> BuildResult:
     docker.stream(
         "build",
         "--progress=plain",
-        f"--file={options.dockerfile}",
+        f"--file={dockerfile(options)}",
         f"--iidfile={iid_file}",
-        *build_args(options, wheel, version, revision),
+        *build_args(options, wheel, version, revision, fallbacks),
         *options.buildx_args,
         str(ROOT),
     )
@@ -247,7 +343,15 @@ def run(options: BuildOptions) -> BuildResult:
     seconds = {"docker build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
     return BuildResult(
-        image_id, tags, revision, wheel.package, wheel.version, wheel.sha256, ca_bundle, seconds
+        image_id,
+        tags,
+        revision,
+        wheel.package,
+        wheel.version,
+        wheel.sha256,
+        ca_bundle,
+        seconds,
+        [asdict(f) for f in fallbacks],
     )
 
 
@@ -257,26 +361,43 @@ def verify(docker: Docker, image_id: str) -> None:
     found = inventory.read_image(docker, image_id)
     problems = inventory.lock_differences(found, ROOT / "poetry.lock")
     if problems:
-        raise BuildCheckError(
+        raise VerificationFailed(
             "The image does not hold exactly poetry.lock's main group:\n  " + "\n  ".join(problems)
         )
     SBOM.write_text(inventory.sbom(found))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        options = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
-        result = run(options)
-        verify(Docker.from_string(options.docker), result.image_id)
-    except BuildCheckError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    RESULT.write_text(json.dumps(asdict(result), indent=2) + "\n")
+def report(result: BuildResult) -> None:
     print(
         "\n".join(["built:", *(f"  {tag}" for tag in result.tags), f"image ID: {result.image_id}"])
     )
     print(f"SBOM: {SBOM.relative_to(ROOT)}")
-    return 0
+    if result.fallbacks:
+        lines = [
+            "This image is NOT the product: pinned inputs were replaced by local stand-ins,",
+            "so it is labelled io.ner-app.fallbacks and `nox -s publish` refuses it.",
+        ]
+        for f in result.fallbacks:
+            lines += [
+                "",
+                f"{f['input']}: pinned {f['pinned']}",
+                f"  used instead: {f['used']}",
+                f"  because: {f['reason']}",
+                f"  to get the real one: {f['remedy']}",
+            ]
+        console.warn("built with local fallbacks", lines)
+
+
+def command(options: BuildOptions) -> None:
+    result = run(options)
+    verify(Docker.from_string(options.docker), result.image_id)
+    RESULT.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    report(result)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse(sys.argv[1:] if argv is None else argv, os.environ)
+    return console.run_main(lambda: command(options))
 
 
 if __name__ == "__main__":

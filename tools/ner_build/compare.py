@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ner_build import console
 from ner_build.docker import Docker
 from ner_build.normalize import archive_member
 
@@ -136,14 +138,22 @@ def save(docker: Docker, ref: str, folder: Path) -> Path:
     return archive
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    docker = Docker.from_string(os.environ.get("DOCKER", "docker"))
+def command(first: str, second: str, docker: Docker) -> int:
     with tempfile.TemporaryDirectory(prefix="ner-app-compare-") as tmp:
-        a, b = (read_saved(save(docker, ref, Path(tmp))) for ref in args[:2])
+        a, b = (read_saved(save(docker, ref, Path(tmp))) for ref in (first, second))
     lines = list(compare(a, b))
     print("\n".join(lines) if lines else f"identical: {a.image_id}")
     return 1 if lines else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ner_build.compare", description=__doc__)
+    parser.add_argument("first")
+    parser.add_argument("second")
+    parser.add_argument("--docker", default=os.environ.get("DOCKER", "docker"), help="[DOCKER]")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    docker = Docker.from_string(args.docker)
+    return console.run_main(lambda: command(args.first, args.second, docker))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The sha256 of a file, read in chunks (wheels, layers, archives)."""
+"""The sha256 of a file (wheels, layers, archives)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,5 @@ from pathlib import Path
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()

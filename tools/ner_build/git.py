@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from ner_build import process
 
 
 def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return process.output(["git", "-C", root, *args], hint="Is this a git checkout?")
 
 
 def revision(root: Path) -> str:

@@ -3,17 +3,18 @@
 The image reports its own Python distributions (offline, as its own user); the app's and the
 model's versions and the model's sha256 come from the image's labels.
 
-    python -m ner_build.inventory check IMAGE       # exit 1 unless it is exactly the lock
-    python -m ner_build.inventory sbom IMAGE FILE   # CycloneDX JSON
+    python -m ner_build.inventory check IMAGE           # exit 1 unless it is exactly the lock
+    python -m ner_build.inventory sbom IMAGE [FILE]     # CycloneDX JSON (default: stdout)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,11 +28,11 @@ from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
 
-from ner_build import lockfile
+from ner_build import console, lockfile
 from ner_build.docker import Docker
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
+from ner_build.paths import LOCK
 
-ROOT = Path(__file__).resolve().parents[2]
 REPORT = """
 import json, importlib.metadata as m
 from packaging.markers import default_environment
@@ -77,12 +78,10 @@ def read_image(docker: Docker, image: str) -> Inventory:
     """Ask the image, run offline, what it has installed."""
     inspected = docker.run("image", "inspect", "--format", "{{json .}}", image)
     if inspected.returncode:
-        raise BuildCheckError(f"Image {image} is not in the engine: build it with `nox -s build`.")
+        raise CheckFailed(f"Image {image} is not in the engine: build it with `nox -s build`.")
     attrs: dict[str, Any] = json.loads(inspected.stdout)
-    run = docker.run("run", "--rm", "--network=none", "--entrypoint=python", image, "-c", REPORT)
-    if run.returncode:
-        raise BuildCheckError(f"Listing the distributions in {image} failed: {run.stderr}")
-    report = json.loads(run.stdout)
+    listing = ["run", "--rm", "--network=none", "--entrypoint=python", image, "-c", REPORT]
+    report = json.loads(docker.run(*listing, check=True).stdout)
     return Inventory(
         attrs["Id"],
         attrs["Config"].get("Labels") or {},
@@ -162,22 +161,35 @@ def _component(dist: Distribution, model: str) -> Component:
     )
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) not in {2, 3} or args[0] not in {"check", "sbom"}:
-        print(__doc__, file=sys.stderr)
-        return 2
-    try:
-        inventory = read_image(Docker.from_string(env.get("DOCKER", "docker")), args[1])
-    except BuildCheckError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if args[0] == "sbom":
-        Path(args[2]).write_text(sbom(inventory))
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ner_build.inventory", description=__doc__)
+    parser.add_argument("--docker", default=os.environ.get("DOCKER", "docker"), help="[DOCKER]")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="exit 1 unless the image is exactly the lock")
+    check.add_argument("image")
+    sbom = commands.add_parser("sbom", help="write the image's CycloneDX SBOM")
+    sbom.add_argument("image")
+    sbom.add_argument("file", nargs="?", type=Path, help="where to write it (default: stdout)")
+    return parser
+
+
+def command(args: argparse.Namespace) -> int:
+    inventory = read_image(Docker.from_string(args.docker), args.image)
+    if args.command == "sbom":
+        document = sbom(inventory)
+        if args.file:
+            args.file.write_text(document)
+        else:
+            print(document)
         return 0
-    problems = lock_differences(inventory, ROOT / "poetry.lock")
-    print("\n".join(problems) or f"{args[1]} holds exactly poetry.lock's main group")
+    problems = lock_differences(inventory, LOCK)
+    print("\n".join(problems) or f"{args.image} holds exactly poetry.lock's main group")
     return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return console.run_main(lambda: command(args))
 
 
 if __name__ == "__main__":

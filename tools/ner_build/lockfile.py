@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 from packaging.markers import Marker
 
-from ner_build.errors import BuildCheckError
+from ner_build import process
+from ner_build.errors import CheckFailed, FailedProcessError
 
 
 def _packages(lock: Path) -> list[dict[str, object]]:
@@ -41,9 +41,7 @@ def locked_version(lock: Path, name: str) -> str:
     for package in _packages(lock):
         if package["name"] == name:
             return str(package["version"])
-    raise BuildCheckError(
-        f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`."
-    )
+    raise CheckFailed(f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`.")
 
 
 def locked_hashes(lock: Path, name: str) -> set[str]:
@@ -62,42 +60,37 @@ def pinned_requirement(lock: Path, name: str) -> str:
             files: list[dict[str, str]] = package["files"]  # type: ignore[assignment]
             hashes = " ".join(f"--hash={f['hash']}" for f in files)
             return f"{name}=={package['version']} {hashes}\n"
-    raise BuildCheckError(
-        f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`."
-    )
+    raise CheckFailed(f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`.")
 
 
 def check_fresh(poetry: str, project: Path) -> None:
     """Fail when poetry.lock does not match pyproject.toml."""
-    result = _poetry(poetry, project, "check", "--lock")
-    if result.returncode:
-        raise BuildCheckError(
+    try:
+        _poetry(poetry, project, "check", "--lock")
+    except FailedProcessError as error:
+        raise CheckFailed(
             "poetry.lock is stale against pyproject.toml: run `poetry lock`, review and commit "
-            f"poetry.lock, then build again.\n{result.stdout}{result.stderr}".rstrip()
-        )
+            f"poetry.lock, then build again.\n{error.output}".rstrip()
+        ) from None
 
 
 def export_main(poetry: str, project: Path, out: Path) -> Path:
     """Export the main group with hashes as a requirements file."""
     out.parent.mkdir(parents=True, exist_ok=True)
     args = ("export", "--only", "main", "--format", "requirements.txt", "--output", str(out))
-    result = _poetry(poetry, project, *args)
-    if result.returncode:
-        raise BuildCheckError(
-            "`poetry export` failed; install the export plugin into Poetry's environment "
-            f"(`poetry self add poetry-plugin-export`).\n{result.stderr}".rstrip()
-        )
+    _poetry(
+        poetry,
+        project,
+        *args,
+        hint="Install the export plugin into Poetry's environment "
+        "(`poetry self add poetry-plugin-export`).",
+    )
     return out
 
 
-def _poetry(poetry: str, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            [poetry, "--no-interaction", f"--directory={project}", *args],
-            capture_output=True,
-            text=True,
-        )
-    except FileNotFoundError:
-        raise BuildCheckError(
-            f"Poetry was not found as {poetry!r}; install Poetry 2 or set POETRY to its path."
-        ) from None
+def _poetry(poetry: str, project: Path, *args: str, hint: str = "") -> None:
+    process.run(
+        [poetry, "--no-interaction", f"--directory={project}", *args],
+        hint=hint,
+        missing=f"Poetry was not found as {poetry!r}; install Poetry 2 or set POETRY to its path.",
+    )

@@ -9,14 +9,14 @@ import tomllib
 import urllib.request
 import zipfile
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from packaging.metadata import Metadata
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from ner_build.digest import sha256_of
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed, ModelUnavailable, VerificationFailed
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _download(url: str, path: Path) -> None:
         with urllib.request.urlopen(url, timeout=60) as response, path.open("wb") as out:  # noqa: S310
             shutil.copyfileobj(response, out)
     except (OSError, ValueError, http.client.HTTPException) as error:
-        raise BuildCheckError(
+        raise ModelUnavailable(
             f"Could not download the model from {url}: {error}. Give a reachable mirror "
             "(--model-mirror / NER_MODEL_MIRROR) or a local wheel (--model-wheel)."
         ) from None
@@ -94,7 +94,7 @@ def verify(path: Path, expected: str, source: str) -> None:
     actual = sha256_of(path)
     if actual != expected:
         path.unlink(missing_ok=True)
-        raise BuildCheckError(
+        raise VerificationFailed(
             f"The model from {source} has sha256 {actual}, but the pin in docker/model.toml "
             f"says {expected}. The file was deleted. Check the mirror serves the pinned file; "
             "change the pin only for a model you mean to ship."
@@ -104,33 +104,27 @@ def verify(path: Path, expected: str, source: str) -> None:
 def inspect(path: Path) -> ModelWheel:
     """Read name, version and spaCy requirement from a pipeline wheel's METADATA."""
     if not path.is_file():
-        raise BuildCheckError(f"Model wheel {path} does not exist; give the path of a .whl file.")
+        raise CheckFailed(f"Model wheel {path} does not exist; give the path of a .whl file.")
     try:
         with zipfile.ZipFile(path) as wheel:
             meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
-            meta = HeaderParser().parsestr(wheel.read(meta_name).decode())
+            meta = Metadata.from_email(wheel.read(meta_name), validate=False)
     except (zipfile.BadZipFile, StopIteration):
-        raise BuildCheckError(
+        raise CheckFailed(
             f"{path} is not a wheel with METADATA; give a spaCy pipeline wheel."
         ) from None
-    spacy_reqs = [
-        r
-        for r in (Requirement(line) for line in meta.get_all("Requires-Dist") or [])
-        if canonicalize_name(r.name) == "spacy"
-    ]
+    spacy_reqs = [r for r in meta.requires_dist or [] if canonicalize_name(r.name) == "spacy"]
     if not spacy_reqs:
-        raise BuildCheckError(f"{path} does not require spaCy; it is not a spaCy pipeline package.")
+        raise CheckFailed(f"{path} does not require spaCy; it is not a spaCy pipeline package.")
     return ModelWheel(
-        path, meta["Name"], meta["Version"], sha256_of(path), str(spacy_reqs[0].specifier)
+        path, meta.name, str(meta.version), sha256_of(path), str(spacy_reqs[0].specifier)
     )
 
 
 def check_spacy_compatible(model: ModelWheel, locked_spacy: str) -> None:
     """Fail when the pipeline's spaCy requirement does not admit the locked spaCy."""
-    from packaging.specifiers import SpecifierSet
-
     if locked_spacy not in SpecifierSet(model.spacy_requirement):
-        raise BuildCheckError(
+        raise CheckFailed(
             f"{model.name} {model.version} requires spacy{model.spacy_requirement}, "
             "but poetry.lock "
             f"has spacy {locked_spacy}. Use a pipeline built for spaCy {locked_spacy}, or change "

@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ner_build import git
+from ner_build import console, git
 from ner_build.docker import Docker
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
+from ner_build.paths import PUBLISH_RESULT, RESULT, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_RESULT = ROOT / "build" / "image.json"
-PUBLISH_RESULT = ROOT / "build" / "publish.json"
 REVISION_LABEL = "org.opencontainers.image.revision"
+FALLBACKS_LABEL = "io.ner-app.fallbacks"
 
 
 @dataclass(frozen=True)
@@ -65,10 +64,10 @@ def parse(argv: Sequence[str], env: dict[str, str]) -> PublishOptions:
 def target_refs(repository: str, local_tags: Sequence[str], chosen: Sequence[str]) -> list[str]:
     """The chosen references if any (CI's metadata tags), else the local tags in the repository."""
     if "@" in repository or ":" in repository.rsplit("/", 1)[-1]:
-        raise BuildCheckError(f"--repository {repository!r} must be a repository without a tag.")
+        raise CheckFailed(f"--repository {repository!r} must be a repository without a tag.")
     outside = [ref for ref in chosen if ref.rsplit(":", 1)[0] != repository]
     if outside:
-        raise BuildCheckError(f"--tag {outside[0]!r} is not in the repository {repository}.")
+        raise CheckFailed(f"--tag {outside[0]!r} is not in the repository {repository}.")
     refs = list(chosen) or [f"{repository}:{tag.rsplit(':', 1)[1]}" for tag in local_tags]
     return list(dict.fromkeys(refs))
 
@@ -78,20 +77,31 @@ def check_publishable(revision: str, head: str, dirty: bool, force: bool) -> Non
     if force:
         return
     if dirty:
-        raise BuildCheckError(
+        raise CheckFailed(
             "The working tree has uncommitted changes, so the image is not a commit's. Commit, "
             "rebuild with `nox -s build`, and publish again (or pass --force)."
         )
     if revision != head:
-        raise BuildCheckError(
+        raise CheckFailed(
             f"The image was built from {revision[:12]}, but HEAD is {head[:12]}. Rebuild with "
             "`nox -s build` and publish again (or pass --force)."
         )
 
 
-def built_image(path: Path = BUILD_RESULT) -> dict[str, object]:
+def check_not_a_fallback(labels: dict[str, str]) -> None:
+    """Refuse, even with --force, an image built with local stand-ins for pinned inputs."""
+    stand_ins = labels.get(FALLBACKS_LABEL, "")
+    if stand_ins:
+        raise CheckFailed(
+            f"The image was built with local stand-ins for its pinned inputs ({stand_ins}), so "
+            "it is not the product and is never published. Build it where the pinned base image "
+            "and model can be had (see the warning `nox -s build` printed), then publish again."
+        )
+
+
+def built_image(path: Path = RESULT) -> dict[str, object]:
     if not path.exists():
-        raise BuildCheckError(f"{path} is missing: build the image first with `nox -s build`.")
+        raise CheckFailed(f"{path} is missing: build the image first with `nox -s build`.")
     result: dict[str, object] = json.loads(path.read_text())
     return result
 
@@ -104,7 +114,7 @@ def pushed_digest(docker: Docker, image_id: str, repository: str) -> str:
         name, _, digest = str(entry).partition("@")
         if name == repository:
             return digest
-    raise BuildCheckError(f"The engine recorded no digest for {repository} after the push.")
+    raise CheckFailed(f"The engine recorded no digest for {repository} after the push.")
 
 
 def publish(options: PublishOptions) -> Published:
@@ -112,19 +122,15 @@ def publish(options: PublishOptions) -> Published:
     built = built_image()
     image_id, local_tags = str(built["image_id"]), [str(t) for t in built["tags"]]  # type: ignore[attr-defined]
     docker.check_engine()
-    labels = json.loads(
-        docker.run("image", "inspect", "--format", "{{json .Config.Labels}}", image_id).stdout
-        or "null"
-    )
-    if not labels:
-        raise BuildCheckError(f"Image {image_id} is not in the engine: run `nox -s build`.")
+    labels = docker.labels(image_id)
+    check_not_a_fallback(labels)
     check_publishable(
         labels.get(REVISION_LABEL, ""), git.revision(ROOT), git.is_dirty(ROOT), options.force
     )
     refs = target_refs(options.repository, local_tags, options.tags)
     docker.tag(image_id, refs)
     for ref in refs:
-        print(f"==> pushing {ref}", file=sys.stderr, flush=True)
+        console.step(f"pushing {ref}")
         docker.stream("push", ref)
     published = Published(
         options.repository, pushed_digest(docker, image_id, options.repository), refs
@@ -133,15 +139,15 @@ def publish(options: PublishOptions) -> Published:
     return published
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        published = publish(parse(sys.argv[1:] if argv is None else argv, dict(os.environ)))
-    except BuildCheckError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+def command(options: PublishOptions) -> None:
+    published = publish(options)
     print("\n".join(["pushed:", *(f"  {ref}" for ref in published.refs)]))
     print(f"digest: {published.digest}")
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    return console.run_main(lambda: command(options))
 
 
 if __name__ == "__main__":

@@ -6,14 +6,13 @@ import json
 import shutil
 import socket
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
+from ner_build.probe import answers, wait_until_answers  # noqa: F401 (bench)
 
 CONFIG = """\
 version: 0.1
@@ -41,32 +40,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def answers(address: str) -> bool:
-    """True when address answers 200 now (False while nothing listens)."""
-    try:
-        with urllib.request.urlopen(address, timeout=2) as response:  # noqa: S310 (loopback)
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError):
-        return False
-
-
 @contextmanager
 def local_registry(folder: Path, timeout: float = 30) -> Iterator[str]:
     """Run docker-registry until the block ends; yields its host:port."""
     binary = shutil.which("docker-registry")
     if not binary:
-        raise BuildCheckError("docker-registry is missing: `apt-get install docker-registry`.")
+        raise CheckFailed("docker-registry is missing: `apt-get install docker-registry`.")
     port = free_port()
     config = folder / "registry.yml"
     config.write_text(CONFIG.format(root=folder / "storage", port=port))
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + timeout
-        while not answers(f"http://127.0.0.1:{port}/v2/"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise BuildCheckError(f"docker-registry did not answer on 127.0.0.1:{port}.")
-            time.sleep(0.05)  # polling interval while the port opens
+        address = f"http://127.0.0.1:{port}/v2/"
+        if not wait_until_answers(address, timeout, alive=lambda: process.poll() is None):
+            raise CheckFailed(f"docker-registry did not answer on 127.0.0.1:{port}.")
         yield f"127.0.0.1:{port}"
     finally:
         process.terminate()

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ner_build import build, compare, git
+from ner_build import build, compare, console, git
 from ner_build.docker import Docker
-from ner_build.errors import BuildCheckError
+from ner_build.paths import BUILD, RESULT, ROOT
 
 NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
 
@@ -28,13 +28,13 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
     docker = Docker.from_string(options.docker)
     results: list[build.BuildResult] = []
     for name in NAMES:
-        build.step(f"clean build {len(results) + 1} of 2 as {name}")
+        console.step(f"clean build {len(results) + 1} of 2 as {name}")
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
         results.append(build.run(clean))
     differences = [] if results[0].image_id == results[1].image_id else explain(docker, results)
     cached = regular_build(docker)
     if not differences and cached and cached.image_id != results[0].image_id:
-        build.step(f"the regular build {cached.tags[1]} differs from the clean builds")
+        console.step(f"the regular build {cached.tags[1]} differs from the clean builds")
         differences = explain(docker, [cached, results[0]])
     if not differences:
         for result in results:
@@ -44,27 +44,22 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
 
 def regular_build(docker: Docker) -> build.BuildResult | None:
     """The last `nox -s build` result, if it built this same clean commit and still exists."""
-    if not build.RESULT.exists():
+    if not RESULT.exists():
         return None
     recorded = build.BuildResult.load()
-    same_commit = recorded.revision == git.revision(build.ROOT) and not git.is_dirty(build.ROOT)
+    same_commit = recorded.revision == git.revision(ROOT) and not git.is_dirty(ROOT)
     return recorded if same_commit and docker.image_id(recorded.image_id) else None
 
 
 def explain(docker: Docker, results: list[build.BuildResult]) -> list[str]:
     """What differs between two images with different IDs."""
-    with tempfile.TemporaryDirectory(prefix="ner-app-reproduce-", dir=build.ROOT / "build") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ner-app-reproduce-", dir=BUILD) as tmp:
         images = [compare.read_saved(compare.save(docker, r.image_id, Path(tmp))) for r in results]
     return list(compare.compare(*images))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        options = build.parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
-        image_id, differences = reproduce(options)
-    except BuildCheckError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+def command(options: build.BuildOptions) -> int:
+    image_id, differences = reproduce(options)
     if differences:
         print("NOT reproducible: the two clean builds differ")
         print("\n".join(differences))
@@ -72,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"reproducible: two clean builds gave the identical image {image_id}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = build.parse(sys.argv[1:] if argv is None else argv, os.environ)
+    return console.run_main(lambda: command(options))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,15 @@ The tests and the CI image use it in place of en_core_web_sm, which needs a down
 
 from __future__ import annotations
 
-import os
-import subprocess
+import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 import spacy
+
+from ner_build import console, process
+from ner_build.paths import TEST_PIPELINE
 
 NAME = "ner_test"
 VERSION = "0.1.0"
@@ -64,11 +66,15 @@ def build_wheel(out_dir: Path) -> Path:
 
 
 def _run(*args: str | Path) -> None:
-    env = {**os.environ, "SOURCE_DATE_EPOCH": WHEEL_EPOCH}
-    result = subprocess.run([str(arg) for arg in args], env=env, capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"{args[2]} failed:\n{result.stdout}{result.stderr}")
+    process.run(args, env={"SOURCE_DATE_EPOCH": WHEEL_EPOCH})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nox -s test-pipeline --", description=__doc__)
+    parser.add_argument("out_dir", nargs="?", type=Path, default=TEST_PIPELINE)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return console.run_main(lambda: print(build_wheel(args.out_dir)))
 
 
 if __name__ == "__main__":
-    print(build_wheel(Path(sys.argv[1] if len(sys.argv) > 1 else "build/test-pipeline")))
+    sys.exit(main())

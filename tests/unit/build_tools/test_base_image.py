@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import base_image
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
 
 TAG = "ner-app-base:test"
 EPOCH = base_image.DEFAULT_EPOCH
@@ -40,7 +40,7 @@ def test_host_mirror_reads_a_one_line_entry_with_options(tmp_path: Path) -> None
 def test_host_mirror_without_an_entry_fails(tmp_path: Path) -> None:
     sources = tmp_path / "sources.list"
     sources.write_text("# deb http://commented.example/debian bookworm main\n")
-    with pytest.raises(BuildCheckError, match="--mirror"):
+    with pytest.raises(CheckFailed, match="--mirror"):
         base_image.host_mirror([sources, tmp_path / "missing.sources"])
 
 

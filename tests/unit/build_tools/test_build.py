@@ -1,22 +1,22 @@
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from ner_build import build, model
-from ner_build.errors import BuildCheckError
+from ner_build import base_image, build, model, paths
+from ner_build.errors import CheckFailed, ModelUnavailable
 
 from .support import commit
 
 ENV = {
-    "DOCKER": "/usr/bin/docker",
+    "DOCKER": "/opt/tools/docker",
     "NER_BASE_IMAGE": "ner-app-base:bookworm-python3",
     "NER_MODEL_WHEEL": "/wheels/en_x-1.0-py3-none-any.whl",
     "NER_MODEL_MIRROR": "http://mirror.example/models/",
     "NER_CA_BUNDLE": "/etc/ssl/ca.pem",
     "NER_IMAGE": "registry.example:5000/ner-app",
-    "POETRY": "/opt/poetry/bin/poetry",
+    "POETRY": "/opt/tools/poetry",
 }
 OPTIONS = build.BuildOptions(
     docker="docker",
@@ -40,52 +40,52 @@ def test_parse_defaults_with_an_empty_environment() -> None:
 
 def test_parse_reads_each_environment_variable() -> None:
     assert build.parse([], ENV) == build.BuildOptions(
-        docker="/usr/bin/docker",
+        docker="/opt/tools/docker",
         base_image="ner-app-base:bookworm-python3",
         model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),
         model_mirror="http://mirror.example/models/",
         ca_bundle=Path("/etc/ssl/ca.pem"),
         image="registry.example:5000/ner-app",
-        poetry="/opt/poetry/bin/poetry",
+        poetry="/opt/tools/poetry",
     )
 
 
 def test_parse_flags_override_the_environment() -> None:
     argv = [
-        "--docker=/usr/local/bin/docker",
+        "--docker=/other/docker",
         "--base-image=python:3.12-slim",
         "--model-wheel=/other/en_y-2.0-py3-none-any.whl",
         "--model-mirror=file:///srv/models/",
         "--ca-bundle=/other/ca.pem",
         "--image=other-app",
-        "--poetry=/usr/bin/poetry",
+        "--poetry=/other/poetry",
     ]
     assert build.parse(argv, ENV) == build.BuildOptions(
-        docker="/usr/local/bin/docker",
+        docker="/other/docker",
         base_image="python:3.12-slim",
         model_wheel=Path("/other/en_y-2.0-py3-none-any.whl"),
         model_mirror="file:///srv/models/",
         ca_bundle=Path("/other/ca.pem"),
         image="other-app",
-        poetry="/usr/bin/poetry",
+        poetry="/other/poetry",
     )
 
 
-# --- default_base_image -------------------------------------------------------------------
+# --- the pinned base image ----------------------------------------------------------------
 
 
-def test_default_base_image_is_the_dockerfile_pin() -> None:
-    base = build.default_base_image()
+def test_the_pinned_base_image_is_the_dockerfile_pin() -> None:
+    base = base_image.pinned()
     assert base.startswith("python:3.12-slim-bookworm@sha256:")
     assert len(base.split("@sha256:")[1]) == 64
-    assert f"ARG BASE_IMAGE={base}\n" in build.DOCKERFILE.read_text()
+    assert f"ARG BASE_IMAGE={base}\n" in paths.DOCKERFILE.read_text()
 
 
-def test_default_base_image_without_the_arg_fails(tmp_path: Path) -> None:
+def test_the_pinned_base_image_without_the_arg_fails(tmp_path: Path) -> None:
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("# ARG BASE_IMAGE=commented:out\nFROM python:3.12-slim\n")
-    with pytest.raises(BuildCheckError, match="ARG BASE_IMAGE"):
-        build.default_base_image(dockerfile)
+    with pytest.raises(CheckFailed, match="ARG BASE_IMAGE"):
+        base_image.pinned(dockerfile)
 
 
 # --- build_args ---------------------------------------------------------------------------
@@ -163,6 +163,71 @@ def test_a_tagged_image_name_fails_before_anything_is_prepared(
 ) -> None:
     prepared: list[object] = []
     monkeypatch.setattr(build, "prepare_context", lambda *args: prepared.append(args))
-    with pytest.raises(BuildCheckError, match="without a tag"):
+    with pytest.raises(CheckFailed, match="without a tag"):
         build.run(replace(OPTIONS, image="ner-app:1.0"))
     assert prepared == []
+
+
+# --- to_argv ------------------------------------------------------------------------------
+
+
+def test_to_argv_gives_back_every_option() -> None:
+    """What bench passes to a build in another tree: no option may be dropped on the way."""
+    every = build.BuildOptions(
+        docker="/opt/tools/docker -H unix:///x.sock",
+        base_image="ner-app-base:bookworm-python3",
+        model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),
+        model_mirror="http://mirror.example/models/",
+        ca_bundle=Path("/etc/ssl/ca.pem"),
+        image="other-app",
+        poetry="/opt/tools/poetry",
+        buildx_args=["--no-cache", "--cache-from=type=gha"],
+        dockerfile=Path("/src/docker/Dockerfile"),
+        allow_fallbacks=True,
+    )
+    defaults = build.parse([], {})
+    changed = [f.name for f in fields(every) if getattr(every, f.name) == getattr(defaults, f.name)]
+    assert changed == [], "set every field to a non-default value"
+    assert build.parse(build.to_argv(every), {}) == every
+
+
+def test_to_argv_of_the_defaults_gives_the_defaults() -> None:
+    assert build.parse(build.to_argv(OPTIONS), {}) == OPTIONS
+
+
+# --- fallbacks ------------------------------------------------------------------------------
+
+
+def test_without_allow_fallbacks_an_unreachable_model_stops_the_build(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(build, "CACHE", tmp_path / "cache")
+    options = replace(OPTIONS, model_mirror="http://127.0.0.1:9/")
+    with pytest.raises(ModelUnavailable, match="--model-mirror"):
+        build.pinned_or_fallback_model(options, [])
+
+
+def test_with_allow_fallbacks_an_unreachable_model_is_replaced_and_recorded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(build, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(build, "TEST_PIPELINE", tmp_path / "pipeline")
+    options = replace(OPTIONS, model_mirror="http://127.0.0.1:9/", allow_fallbacks=True)
+    fallbacks: list[build.Fallback] = []
+    wheel = build.pinned_or_fallback_model(options, fallbacks)
+    assert model.inspect(wheel).package == "en_ner_test"
+    [fallback] = fallbacks
+    assert fallback.input == "model"
+    assert fallback.pinned.startswith("en_core_web_sm 3.8.0 from https://")
+    assert "Could not download" in fallback.reason
+    assert "--model-mirror" in fallback.remedy
+
+
+def test_fallbacks_become_a_build_arg_that_labels_the_image(
+    project: Path, wheel: model.ModelWheel
+) -> None:
+    stand_in = build.Fallback("base image", "python@sha256:x", "local", "no registry", "pull it")
+    args = build.build_args(OPTIONS, wheel, "0.1.0", REVISION, [stand_in])
+    assert build_arg_values(args)["FALLBACKS"] == "base-image"
+    assert "FALLBACKS" not in build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    assert 'io.ner-app.fallbacks="${FALLBACKS}"' in paths.DOCKERFILE.read_text()

@@ -1,10 +1,10 @@
-"""These use the real Docker engine through /usr/bin/docker (20.10, BuildKit built in)."""
+"""These use the real Docker engine through DOCKER (a client with BuildKit, e.g. Debian's 20.10)."""
 
 from pathlib import Path
 
 import pytest
 from ner_build.docker import Docker
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed, FailedProcessError
 
 from .support import DOCKER
 
@@ -44,7 +44,7 @@ def test_check_engine_passes_with_the_running_engine(docker: Docker) -> None:
 
 def test_check_engine_without_an_engine_says_how_to_start_one() -> None:
     client = Docker.from_string(f"{DOCKER} -H unix:///nonexistent.sock")
-    with pytest.raises(BuildCheckError) as error:
+    with pytest.raises(CheckFailed) as error:
         client.check_engine()
     message = str(error.value)
     assert f"{DOCKER} -H unix:///nonexistent.sock info" in message
@@ -54,7 +54,7 @@ def test_check_engine_without_an_engine_says_how_to_start_one() -> None:
 
 def test_a_client_that_does_not_exist_fails_naming_docker(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-docker")
-    with pytest.raises(BuildCheckError, match="DOCKER") as error:
+    with pytest.raises(CheckFailed, match="DOCKER") as error:
         Docker((missing,)).check_engine()
     assert missing in str(error.value)
 
@@ -65,7 +65,7 @@ def test_check_buildkit_passes_with_a_client_with_builtin_buildkit(docker: Docke
 
 def test_check_buildkit_fails_for_a_client_without_buildx(client_without_buildx: Docker) -> None:
     client_without_buildx.check_engine()  # the engine answers through it
-    with pytest.raises(BuildCheckError, match="buildx") as error:
+    with pytest.raises(CheckFailed, match="buildx") as error:
         client_without_buildx.check_buildkit()
     assert NO_BUILDX in str(error.value)
 
@@ -75,7 +75,7 @@ def test_image_id_of_a_missing_ref_is_none(docker: Docker) -> None:
 
 
 def test_ensure_image_of_an_absent_image_fails_with_the_hint(docker: Docker) -> None:
-    with pytest.raises(BuildCheckError, match="pulling it failed") as error:
+    with pytest.raises(CheckFailed, match="pulling it failed") as error:
         docker.ensure_image(ABSENT, "HINT: try nox -s base-image")
     assert ABSENT in str(error.value)
     assert str(error.value).endswith("HINT: try nox -s base-image")
@@ -91,5 +91,7 @@ def test_ensure_image_returns_the_id_of_a_present_image(docker: Docker) -> None:
 
 
 def test_tag_of_a_missing_source_fails(docker: Docker) -> None:
-    with pytest.raises(BuildCheckError, match="Tagging ner-app-test-absent:target failed"):
+    with pytest.raises(FailedProcessError, match="tag ner-app-test-absent:never") as error:
         docker.tag(ABSENT, ["ner-app-test-absent:target"])
+    assert error.value.command[-2:] == ("ner-app-test-absent:never", "ner-app-test-absent:target")
+    assert "No such image" in error.value.output

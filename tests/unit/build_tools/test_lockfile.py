@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import lockfile
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
 
 from .support import POETRY, ROOT
 
@@ -42,7 +42,7 @@ def test_locked_main_for_an_environment_keeps_only_packages_whose_markers_hold()
 
 
 def test_locked_version_of_an_unknown_package_fails() -> None:
-    with pytest.raises(BuildCheckError, match="no-such-package is not in"):
+    with pytest.raises(CheckFailed, match="no-such-package is not in"):
         lockfile.locked_version(LOCK, "no-such-package")
 
 
@@ -57,7 +57,7 @@ def test_pinned_requirement_pins_the_version_with_hashes() -> None:
 
 
 def test_pinned_requirement_of_an_unknown_package_fails() -> None:
-    with pytest.raises(BuildCheckError, match="poetry lock"):
+    with pytest.raises(CheckFailed, match="poetry lock"):
         lockfile.pinned_requirement(LOCK, "no-such-package")
 
 
@@ -72,13 +72,13 @@ def test_check_fresh_fails_after_a_dependency_is_added(project: Path) -> None:
     pyproject.write_text(
         text.replace("dependencies = [\n", 'dependencies = [\n    "requests",\n', 1)
     )
-    with pytest.raises(BuildCheckError, match="poetry lock") as error:
+    with pytest.raises(CheckFailed, match="poetry lock") as error:
         lockfile.check_fresh(POETRY, project)
     assert "stale" in str(error.value)
 
 
 def test_check_fresh_without_poetry_fails_naming_poetry(project: Path, tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-poetry")
-    with pytest.raises(BuildCheckError, match="POETRY") as error:
+    with pytest.raises(CheckFailed, match="POETRY") as error:
         lockfile.check_fresh(missing, project)
     assert missing in str(error.value)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import lockfile, model
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed, ModelUnavailable, VerificationFailed
 from packaging.specifiers import SpecifierSet
 
 from .support import ROOT, FileServer
@@ -113,7 +113,7 @@ def test_fetch_with_a_wrong_hash_fails_naming_both_and_keeps_nothing(
 ) -> None:
     (file_server.directory / FILENAME).write_bytes(PAYLOAD)
     cache, wrong = tmp_path / "cache", "0" * 64
-    with pytest.raises(BuildCheckError) as error:
+    with pytest.raises(VerificationFailed) as error:
         model.fetch(pin_for(PAYLOAD, sha256=wrong), cache, mirror=file_server.url + "/")
     message = str(error.value)
     assert hashlib.sha256(PAYLOAD).hexdigest() in message
@@ -124,7 +124,7 @@ def test_fetch_with_a_wrong_hash_fails_naming_both_and_keeps_nothing(
 
 def test_fetch_from_an_unreachable_url_suggests_a_mirror_or_a_wheel(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    with pytest.raises(BuildCheckError) as error:
+    with pytest.raises(ModelUnavailable) as error:
         model.fetch(pin_for(PAYLOAD), cache, mirror=closed_port_url())
     assert "--model-mirror" in str(error.value)
     assert "--model-wheel" in str(error.value)
@@ -134,7 +134,7 @@ def test_fetch_from_an_unreachable_url_suggests_a_mirror_or_a_wheel(tmp_path: Pa
 def test_fetch_of_a_file_missing_on_the_mirror_fails(
     file_server: FileServer, tmp_path: Path
 ) -> None:
-    with pytest.raises(BuildCheckError, match="404"):
+    with pytest.raises(CheckFailed, match="404"):
         model.fetch(pin_for(PAYLOAD), tmp_path / "cache", mirror=file_server.url + "/")
 
 
@@ -154,7 +154,7 @@ def test_inspect_reads_the_test_pipeline_wheel(test_pipeline_wheel: Path) -> Non
 def test_inspect_of_a_file_that_is_not_a_wheel_fails(tmp_path: Path) -> None:
     fake = tmp_path / "fake.whl"
     fake.write_text("plain text\n")
-    with pytest.raises(BuildCheckError, match="not a wheel"):
+    with pytest.raises(CheckFailed, match="not a wheel"):
         model.inspect(fake)
 
 
@@ -162,7 +162,7 @@ def test_inspect_of_a_zip_without_metadata_fails(tmp_path: Path) -> None:
     empty = tmp_path / "empty.whl"
     with zipfile.ZipFile(empty, "w") as archive:
         archive.writestr("pkg/__init__.py", "")
-    with pytest.raises(BuildCheckError, match="not a wheel with METADATA"):
+    with pytest.raises(CheckFailed, match="not a wheel with METADATA"):
         model.inspect(empty)
 
 
@@ -171,12 +171,12 @@ def test_inspect_of_a_wheel_that_does_not_require_spacy_fails(tmp_path: Path) ->
     with zipfile.ZipFile(other, "w") as archive:
         metadata = "Metadata-Version: 2.1\nName: other\nVersion: 1.0\nRequires-Dist: numpy\n"
         archive.writestr("other-1.0.dist-info/METADATA", metadata)
-    with pytest.raises(BuildCheckError, match="does not require spaCy"):
+    with pytest.raises(CheckFailed, match="does not require spaCy"):
         model.inspect(other)
 
 
 def test_inspect_of_a_missing_path_fails(tmp_path: Path) -> None:
-    with pytest.raises(BuildCheckError, match="does not exist"):
+    with pytest.raises(CheckFailed, match="does not exist"):
         model.inspect(tmp_path / "missing.whl")
 
 
@@ -192,7 +192,7 @@ def test_test_pipeline_is_compatible_with_the_locked_spacy(test_pipeline_wheel: 
 
 def test_an_incompatible_spacy_fails_naming_both_versions(test_pipeline_wheel: Path) -> None:
     wheel = model.inspect(test_pipeline_wheel)
-    with pytest.raises(BuildCheckError) as error:
+    with pytest.raises(CheckFailed) as error:
         model.check_spacy_compatible(wheel, "2.3.0")
     message = str(error.value)
     assert "spacy 2.3.0" in message
@@ -203,6 +203,6 @@ def test_an_incompatible_spacy_fails_naming_both_versions(test_pipeline_wheel: P
 def test_fetch_from_a_url_without_a_scheme_fails_cleanly_and_keeps_nothing(tmp_path: Path) -> None:
     pin = model.ModelPin("m", "1", "https://example.invalid/m-1-py3-none-any.whl", "0" * 64)
     cache = tmp_path / "cache"
-    with pytest.raises(BuildCheckError, match="--model-mirror"):
+    with pytest.raises(CheckFailed, match="--model-mirror"):
         model.fetch(pin, cache, mirror="mirror.local/models/")
     assert list(cache.iterdir()) == []

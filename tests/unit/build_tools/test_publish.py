@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import publish
-from ner_build.errors import BuildCheckError
+from ner_build.errors import CheckFailed
 
 HEAD = "a" * 40
 
@@ -26,24 +26,24 @@ def test_chosen_tags_replace_the_build_tags_without_repeats() -> None:
 
 
 def test_a_chosen_tag_in_another_repository_is_refused() -> None:
-    with pytest.raises(BuildCheckError, match="not in the repository"):
+    with pytest.raises(CheckFailed, match="not in the repository"):
         publish.target_refs(REPOSITORY, LOCAL_TAGS, ["ghcr.io/other/ner-app:main"])
 
 
 @pytest.mark.parametrize("repository", ["ghcr.io/o/ner-app:1.0", "ghcr.io/o/ner-app@sha256:00"])
 def test_a_repository_with_a_tag_or_digest_is_refused(repository: str) -> None:
-    with pytest.raises(BuildCheckError, match="without a tag"):
+    with pytest.raises(CheckFailed, match="without a tag"):
         publish.target_refs(repository, ["ner-app:1"], [])
 
 
 def test_a_dirty_tree_is_refused_unless_forced() -> None:
-    with pytest.raises(BuildCheckError, match=r"uncommitted changes.*--force"):
+    with pytest.raises(CheckFailed, match=r"uncommitted changes.*--force"):
         publish.check_publishable(HEAD, HEAD, dirty=True, force=False)
     publish.check_publishable(HEAD, HEAD, dirty=True, force=True)
 
 
 def test_an_image_of_another_revision_is_refused_unless_forced() -> None:
-    with pytest.raises(BuildCheckError, match="built from bbbbbbbbbbbb, but HEAD is aaaaaaaaaaaa"):
+    with pytest.raises(CheckFailed, match="built from bbbbbbbbbbbb, but HEAD is aaaaaaaaaaaa"):
         publish.check_publishable("b" * 40, HEAD, dirty=False, force=False)
     publish.check_publishable("b" * 40, HEAD, dirty=False, force=True)
 
@@ -60,7 +60,18 @@ def test_parse_needs_a_repository_and_reads_the_environment() -> None:
 
 
 def test_publishing_without_a_build_says_to_build(tmp_path: Path) -> None:
-    with pytest.raises(BuildCheckError, match="nox -s build"):
+    with pytest.raises(CheckFailed, match="nox -s build"):
         publish.built_image(tmp_path / "image.json")
     (tmp_path / "image.json").write_text(json.dumps({"image_id": "sha256:1", "tags": []}))
     assert publish.built_image(tmp_path / "image.json")["image_id"] == "sha256:1"
+
+
+def test_an_image_built_with_stand_ins_is_never_published() -> None:
+    with pytest.raises(CheckFailed, match="model,base-image") as error:
+        publish.check_not_a_fallback({"io.ner-app.fallbacks": "model,base-image"})
+    assert "never published" in str(error.value)
+
+
+def test_an_image_built_from_its_pins_may_be_published() -> None:
+    publish.check_not_a_fallback({"io.ner-app.fallbacks": ""})
+    publish.check_not_a_fallback({})

@@ -1,0 +1,78 @@
+"""Running commands: the one place the build tools start a process."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ner_build.errors import CheckFailed, FailedProcessError
+
+Arg = str | Path
+
+
+def run(
+    args: Sequence[Arg],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input_text: str | None = None,
+    check: bool = True,
+    hint: str = "",
+    missing: str = "",
+) -> subprocess.CompletedProcess[str]:
+    """Run a command and capture its output; when check, a non-zero exit raises
+    FailedProcessError carrying the command, its output and the hint. A program that does not
+    exist raises CheckFailed with the `missing` hint (what to install or set)."""
+    command = [str(arg) for arg in args]
+    try:
+        result = subprocess.run(
+            command,
+            cwd=cwd,
+            env=_environment(env),
+            input=input_text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise _not_found(command, missing or hint) from None
+    if check and result.returncode:
+        output = result.stdout + result.stderr
+        raise FailedProcessError(command, result.returncode, output, hint)
+    return result
+
+
+def stream(
+    args: Sequence[Arg],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    hint: str = "",
+    missing: str = "",
+) -> None:
+    """Run a command whose output goes straight to the terminal (builds, pushes, apt)."""
+    command = [str(arg) for arg in args]
+    print(f"$ {shlex.join(command)}", file=sys.stderr, flush=True)
+    try:
+        returncode = subprocess.run(command, cwd=cwd, env=_environment(env), check=False).returncode
+    except FileNotFoundError:
+        raise _not_found(command, missing or hint) from None
+    if returncode:
+        raise FailedProcessError(command, returncode, hint=hint)
+
+
+def output(args: Sequence[Arg], *, cwd: Path | None = None, hint: str = "") -> str:
+    """The stripped standard output of a command that must succeed."""
+    return run(args, cwd=cwd, hint=hint).stdout.strip()
+
+
+def _not_found(command: list[str], hint: str) -> CheckFailed:
+    return CheckFailed(f"{command[0]!r} was not found. {hint}".rstrip())
+
+
+def _environment(extra: Mapping[str, str] | None) -> dict[str, str] | None:
+    return None if extra is None else {**os.environ, **extra}
