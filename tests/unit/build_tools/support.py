@@ -1,4 +1,4 @@
-"""Helpers for the build tooling tests: paths, a local HTTP server, temporary git repos."""
+"""Helpers for the build tooling tests: tools, paths, a local HTTP server, temporary git repos."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from ner_build import bootstrap
+
 ROOT = Path(__file__).resolve().parents[3]
-POETRY = "/opt/poetry/bin/poetry"
-DOCKER = "/usr/bin/docker"
+# The tools the tests drive, as the sessions are given them: never a fixed path.
+POETRY = bootstrap.poetry()
+DOCKER = os.environ.get("DOCKER") or "docker"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -1,0 +1,116 @@
+"""The README's two commands: their tools, their docker client and the CLI."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from ner_build import bootstrap, dev, inventory
+from ner_build.errors import CheckFailed
+
+from .support import DOCKER
+
+
+def test_python_older_than_311_is_refused_with_what_to_run() -> None:
+    with pytest.raises(CheckFailed, match=r"3\.10\.4 is too old.*3\.11 or newer"):
+        bootstrap.check_python((3, 10, 4))
+    bootstrap.check_python((3, 11, 0))
+
+
+def test_the_tools_venv_is_named_for_the_requirements_and_lives_in_the_cache(
+    tmp_path: Path,
+) -> None:
+    venv = bootstrap.tools_venv_path({"XDG_CACHE_HOME": str(tmp_path)})
+    assert venv.parent == tmp_path / "ner-app"
+    assert venv.name.startswith("tools-")
+    assert len(venv.name) == len("tools-") + 12
+
+
+def test_the_tools_lock_pins_every_package_with_hashes() -> None:
+    lines = bootstrap.REQUIREMENTS.read_text().replace("\\\n", " ").splitlines()
+    pins = [line for line in lines if line and not line.lstrip().startswith("#")]
+    assert {p.split("==")[0] for p in pins} >= {"poetry", "poetry-plugin-export", "nox", "uv"}
+    assert all("==" in p and "--hash=sha256:" in p for p in pins)
+
+
+def test_the_tools_share_their_versions_with_poetry_lock() -> None:
+    """nox and uv are pinned in both locks: they must agree."""
+    from ner_build import lockfile
+    from ner_build.paths import LOCK
+
+    text = bootstrap.REQUIREMENTS.read_text()
+    for name in ("nox", "uv"):
+        assert f"\n{name}=={lockfile.locked_version(LOCK, name)} " in text
+
+
+def test_poetry_is_the_configured_one_then_the_one_on_path(tmp_path: Path) -> None:
+    assert bootstrap.poetry({"POETRY": "/x/poetry", "PATH": ""}) == "/x/poetry"
+    (tmp_path / "poetry").write_text("#!/bin/sh\n")
+    (tmp_path / "poetry").chmod(0o755)
+    assert bootstrap.poetry({"PATH": str(tmp_path)}) == "poetry"
+
+
+def test_the_docker_client_is_the_one_docker_names() -> None:
+    assert dev.docker_client({"DOCKER": "/x/docker -H unix:///y"}).command == (
+        "/x/docker",
+        "-H",
+        "unix:///y",
+    )
+
+
+def test_without_docker_set_the_first_client_with_buildkit_is_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_buildx = tmp_path / "docker-no-buildx"
+    no_buildx.write_text(
+        '#!/bin/sh\nif [ "$1" = build ]; then echo "buildx missing" >&2; exit 1; fi\n'
+        f'exec {DOCKER} "$@"\n'
+    )
+    no_buildx.chmod(0o755)
+    monkeypatch.setattr(dev, "CLIENTS", (str(no_buildx), DOCKER))
+    assert dev.docker_client({}).command[0] == DOCKER.split()[0]
+
+
+def test_with_no_usable_client_the_message_names_each_and_how_to_start_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dev, "CLIENTS", (str(tmp_path / "absent-docker"),))
+    with pytest.raises(CheckFailed, match="absent-docker") as error:
+        dev.docker_client({})
+    assert "Start a Docker engine" in str(error.value)
+
+
+def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        dev.main(["deploy"])
+    assert exit_.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_inventory_sbom_without_a_file_is_parsed_not_an_index_error() -> None:
+    args = inventory.parser().parse_args(["sbom", "ner-app:latest"])
+    assert (args.command, args.image, args.file) == ("sbom", "ner-app:latest", None)
+
+
+def test_inventory_without_an_image_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        inventory.main(["sbom"])
+    assert exit_.value.code == 2
+    assert "image" in capsys.readouterr().err
+
+
+def test_the_scripts_run_the_commands_with_nothing_but_python(tmp_path: Path) -> None:
+    """script/up and script/test import only the standard library before they bootstrap."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    for script in ("up", "test"):
+        result = subprocess.run(
+            [sys.executable, "-S", "-I", str(root / "script" / script), "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "usage:" in result.stdout

@@ -1,0 +1,192 @@
+"""The README's two commands, from a fresh clone with nothing but Python and a container engine.
+
+    script/up      build the image (falling back to local stand-ins, loudly, where the pinned
+                   base image or model cannot be had) and serve the app
+    script/test    every check CI runs; on a Debian/Ubuntu host it first provisions the engine,
+                   Chromium and the other Debian tools
+
+Both install their tools (Poetry with its export plugin, nox, uv) hash-checked first (see
+bootstrap.py). Only the standard library is used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ner_build import base_image, bootstrap, console, probe, process
+from ner_build.docker import START_ENGINE_HINT, Docker
+from ner_build.errors import CheckFailed
+from ner_build.paths import RESULT, ROOT, TEST_PIPELINE
+
+CLIENTS = ("docker", "/usr/bin/docker")  # tried in order when DOCKER is not set
+PROVISION = ROOT / "tools" / "provision-debian"
+TEST_WHEEL = TEST_PIPELINE / "en_ner_test-0.1.0-py3-none-any.whl"
+STARTED_BY = "io.ner-app.started-by=script/up"  # marks the containers `up` may replace
+READY_TIMEOUT = 120
+
+
+def docker_client(env: Mapping[str, str]) -> Docker:
+    """DOCKER if set, else the first client whose engine answers and whose build has BuildKit."""
+    if env.get("DOCKER"):
+        return Docker.from_string(env["DOCKER"])
+    problems = []
+    for candidate in CLIENTS:
+        docker = Docker.from_string(candidate)
+        try:
+            docker.check_engine()
+            docker.check_buildkit()
+        except CheckFailed as error:
+            problems.append(f"{candidate}: {str(error).splitlines()[0]}")
+            continue
+        return docker
+    raise CheckFailed(
+        "No docker client here has both a running engine and BuildKit:\n  "
+        + "\n  ".join(problems)
+        + f"\n{START_ENGINE_HINT}"
+    )
+
+
+def is_debian_like() -> bool:
+    return Path("/etc/debian_version").exists() and shutil.which("apt-get") is not None
+
+
+def provision(groups: Sequence[str]) -> None:
+    """Install and start what the groups need on a Debian/Ubuntu host (root, or through sudo)."""
+    if not is_debian_like():
+        console.step("not a Debian/Ubuntu host: install the engine and tools yourself (README)")
+        return
+    command = ["bash", str(PROVISION), *groups]
+    if os.geteuid() != 0:
+        if not shutil.which("sudo"):
+            raise CheckFailed(
+                f"Provisioning ({', '.join(groups)}) needs root: run `sudo {PROVISION} "
+                f"{' '.join(groups)}` once, or set NER_PROVISION=0 if the host is ready."
+            )
+        command.insert(0, "sudo")
+    console.step(f"provisioning this host: {', '.join(groups)}")
+    process.stream(command)
+
+
+def base_image_for_tests(docker: Docker, env: Mapping[str, str]) -> str:
+    """NER_BASE_IMAGE, else the pinned base when it can be had, else the Debian-built one."""
+    if env.get("NER_BASE_IMAGE"):
+        return env["NER_BASE_IMAGE"]
+    pinned = base_image.pinned()
+    if docker.image_id(pinned) or docker.run("pull", "--quiet", pinned).returncode == 0:
+        return pinned
+    tag = base_image.DEFAULT_TAG
+    console.warn(
+        "the pinned base image cannot be pulled",
+        [f"{pinned} is not in the engine and pulling it failed (no registry?).",
+         f"The tests use {tag}, built here from Debian packages (nox -s base-image).",
+         "To test on the pinned base, run where it can be pulled, or `docker load` it."],
+    )  # fmt: skip
+    return tag
+
+
+def session_environment(docker: Docker, env: Mapping[str, str]) -> dict[str, str]:
+    """What every nox session of these commands gets: the tools, the client, the CA bundle."""
+    values = {**bootstrap.tools_environment(env), "DOCKER": str(docker)}
+    ca_bundle = env.get("SSL_CERT_FILE")  # the trust this host uses, for the build's downloads
+    if not env.get("NER_CA_BUNDLE") and ca_bundle and Path(ca_bundle).is_file():
+        values["NER_CA_BUNDLE"] = ca_bundle
+    return values
+
+
+def nox(args: Sequence[str], env: Mapping[str, str]) -> None:
+    process.stream(["nox", *args], cwd=ROOT, env=env)
+
+
+def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> None:
+    """Provision (Debian/Ubuntu), bootstrap the tools, then run nox: every session CI runs."""
+    if env.get("NER_PROVISION", "1") != "0":
+        provision(["engine", "base-image", "browser", "registry"])
+    docker = docker_client(env)
+    session_env = session_environment(docker, env)
+    base = base_image_for_tests(docker, env)
+    if base == base_image.DEFAULT_TAG and not docker.image_id(base):
+        nox(["-s", "base-image", "--", f"--tag={base}"], {**env, **session_env})
+    session_env |= {"NER_BASE_IMAGE": base}
+    session_env.setdefault("NER_MODEL_WHEEL", env.get("NER_MODEL_WHEEL") or str(TEST_WHEEL))
+    nox(nox_args, {**env, **session_env})
+
+
+def serve(port: int, name: str, env: Mapping[str, str] = os.environ) -> None:
+    """Build with fallbacks allowed, then run the image hardened and wait until it is ready."""
+    if env.get("NER_PROVISION", "1") != "0" and is_debian_like() and os.geteuid() == 0:
+        provision(["engine", "base-image"])
+    docker = docker_client(env)
+    session_env = session_environment(docker, env) | {"NER_ALLOW_FALLBACKS": "1"}
+    nox(["-s", "build"], {**env, **session_env})
+    built = json.loads(RESULT.read_text())
+    replace_own_container(docker, name)
+    docker.run(
+        "run", "--detach", f"--name={name}", f"--label={STARTED_BY}",
+        f"--publish=127.0.0.1:{port}:8501", "--read-only", "--tmpfs=/tmp", "--cap-drop=ALL",
+        "--security-opt=no-new-privileges", built["image_id"], check=True,
+    )  # fmt: skip
+    address = f"http://localhost:{port}"
+    if not probe.wait_until_answers(f"{address}/readyz", READY_TIMEOUT):
+        logs = docker.run("logs", "--tail=30", name).stdout
+        raise CheckFailed(
+            f"The app did not get ready within {READY_TIMEOUT} s. Its last log lines:\n{logs}\n"
+            f"See `{docker} logs {name}`; remove it with `{docker} rm -f {name}`."
+        )
+    announce(docker, name, address, built)
+
+
+def replace_own_container(docker: Docker, name: str) -> None:
+    """Remove a container of this name that `up` started before; refuse anyone else's."""
+    found = docker.run("container", "inspect", "--format", "{{json .Config.Labels}}", name)
+    if found.returncode:
+        return
+    labels = json.loads(found.stdout or "null") or {}
+    key, _, value = STARTED_BY.partition("=")
+    if labels.get(key) != value:
+        raise CheckFailed(
+            f"A container named {name} exists and was not started by script/up; it is left "
+            "alone. Remove it yourself or choose another name with --name."
+        )
+    docker.run("rm", "--force", name, check=True)
+
+
+def announce(docker: Docker, name: str, address: str, built: dict[str, object]) -> None:
+    fallbacks = [str(f["input"]) for f in built.get("fallbacks") or []]  # type: ignore[attr-defined]
+    print(f"\nner-app is ready at {address}  (image {built['tags'][1]})")  # type: ignore[index]
+    if fallbacks:
+        print(f"built with local stand-ins for: {', '.join(fallbacks)} (see the warning above)")
+    print(f"logs: {docker} logs -f {name}    stop: {docker} rm -f {name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="script/{up,test}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="build the image and serve the app")
+    up.add_argument("--port", type=int, default=int(os.environ.get("NER_PORT", "8501")))
+    up.add_argument("--name", default=os.environ.get("NER_CONTAINER", "ner-app"))
+    checks = commands.add_parser("test", help="every check CI runs; extra arguments go to nox")
+    checks.add_argument("nox_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    def command() -> None:
+        bootstrap.check_python()
+        if args.command == "up":
+            serve(args.port, args.name)
+        else:
+            run_checks(args.nox_args)
+
+    return console.run_main(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
