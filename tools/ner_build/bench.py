@@ -2,8 +2,11 @@
 
 Writes benchmarks/results.json and benchmarks/results.md, and puts the table in the README.
 It measures the committed HEAD, built in a temporary git worktree (the checkout is not
-touched), and empties Docker's build cache before each cold build. It takes the build's
-options (base image, model wheel, CA bundle, docker) from the same flags and variables.
+touched). Cold builds run with --no-cache, which on Docker 20.10 also ignores BuildKit's cache
+mounts: they share nothing with earlier builds but the base image, and no cache is ever pruned,
+so other projects' build caches stay as they are. The cold builds still record their results,
+which the app-only rebuilds then find. The build's options (every flag of `nox -s build`, and
+DOCKER / --docker for every engine call) come from the same flags and variables.
 """
 
 from __future__ import annotations
@@ -11,30 +14,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import docker as docker_sdk
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from ner_build import build, model
+from ner_build import browser as chromium
+from ner_build import build, console, model, process
 from ner_build.benchstats import Budget, Results, markdown, update_readme
-from ner_build.browser import ARGS as CHROMIUM_ARGS
-from ner_build.browser import chromium_path
 from ner_build.docker import Docker
-from ner_build.registry import answers, local_registry, pushed_size
+from ner_build.errors import CheckFailed, ToolError
+from ner_build.paths import BUILD, CACHE, MODEL_PIN, ROOT
+from ner_build.probe import wait_until_answers
+from ner_build.registry import local_registry, pushed_size
 
-ROOT = build.ROOT
-WORK = ROOT / "build" / "bench"
+WORK = BUILD / "bench"
 OUT = ROOT / "benchmarks"
 CORPUS = OUT / "corpus.txt"
 SEED_DOCKERFILE = OUT / "seed.Dockerfile"
@@ -42,6 +44,20 @@ OURS, SEED = "ner-app-bench", "ner-app-seed"
 MB = 1e6
 REQUESTS = 20  # NER requests through the page before memory is read again
 PAGE_LOADS = 3
+APP_PORT = "8501"
+# `docker stats` memory units: binary (go-units BytesSize) and decimal (HumanSize).
+UNITS = {
+    "B": 1.0,
+    "kB": 1e3,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KiB": 2.0**10,
+    "MiB": 2.0**20,
+    "GiB": 2.0**30,
+    "TiB": 2.0**40,
+}
 BUDGETS = [
     Budget("image size, uncompressed", "image ≤ 0.6x the baseline", ratio=0.6),
     Budget("image size, uncompressed", "image ≤ 600 MB", limit=600),
@@ -71,21 +87,14 @@ class Images:
     model_wheel: Path
 
 
-def run(*args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode:
-        raise RuntimeError(
-            f"{args[0]} {args[1]} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-        )
-    return result.stdout
-
-
 def timed(action: Callable[[], object]) -> float:
     started = time.monotonic()
     action()
     return time.monotonic() - started
+
+
+def git(*args: str, cwd: Path = ROOT) -> str:
+    return process.output(["git", *args], cwd=cwd, hint="bench measures a git checkout's HEAD.")
 
 
 # --- builds ------------------------------------------------------------------------------
@@ -96,23 +105,62 @@ def worktree() -> Iterator[Path]:
     """HEAD checked out in a temporary git worktree, removed afterwards."""
     path = WORK / "worktree"
     if path.exists():
-        run("git", "worktree", "remove", "--force", path)
-    run("git", "worktree", "add", "--detach", path, "HEAD")
+        git("worktree", "remove", "--force", str(path))
+    git("worktree", "add", "--detach", str(path), "HEAD")
     try:
         yield path
     finally:
-        run("git", "worktree", "remove", "--force", path)
+        git("worktree", "remove", "--force", str(path))
 
 
-def build_ours(tree: Path, options: build.BuildOptions, env: dict[str, str]) -> build.BuildResult:
+def ours_argv(options: build.BuildOptions, *, cold: bool = False) -> list[str]:
+    """The flags of the build in the worktree: every build option, as OURS; a cold build adds
+    --no-cache (never a prune, which would empty other projects' build caches too)."""
+    if cold:
+        options = replace(options, buildx_args=[*options.buildx_args, "--no-cache"])
+    return build.to_argv(replace(options, image=OURS))
+
+
+def build_ours(tree: Path, options: build.BuildOptions, *, cold: bool = False) -> build.BuildResult:
     """nox -s build, as a command in the worktree; its result as recorded there."""
-    args = ["--image", OURS, "--docker", options.docker, "--poetry", options.poetry]
-    args += [f"--model-wheel={options.model_wheel}"] if options.model_wheel else []
-    args += [f"--base-image={options.base_image}"] if options.base_image else []
-    args += [f"--ca-bundle={options.ca_bundle}"] if options.ca_bundle else []
-    run(sys.executable, "-m", "ner_build.build", *args, cwd=tree,
-        env={**env, "PYTHONPATH": str(tree / "tools")})  # fmt: skip
+    process.run(
+        [sys.executable, "-m", "ner_build.build", *ours_argv(options, cold=cold)],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree / "tools")},
+        hint=f"The build of HEAD in the worktree {tree} failed.",
+    )
     return build.BuildResult.load(tree / "build" / "image.json")
+
+
+def image_build_args(
+    dockerfile: Path, tag: str, context: Path, extra: Sequence[str] = (), *, cold: bool = False
+) -> list[str]:
+    """`docker build`'s arguments; a cold build adds --no-cache (never a prune, which would
+    empty other projects' build caches too)."""
+    no_cache = ["--no-cache"] if cold else []
+    return [
+        "build",
+        f"--file={dockerfile}",
+        f"--tag={tag}",
+        "--quiet",
+        *extra,
+        *no_cache,
+        str(context),
+    ]
+
+
+def seed_build_args(
+    context: Path, options: build.BuildOptions, package: str, *, cold: bool = False
+) -> list[str]:
+    extra = [f"--build-arg=MODEL_PACKAGE={package}"]
+    extra += [f"--build-arg=BASE_IMAGE={options.base_image}"] if options.base_image else []
+    extra += [f"--secret=id=ca,src={options.ca_bundle}"] if options.ca_bundle else []
+    return image_build_args(SEED_DOCKERFILE, SEED, context, extra, cold=cold)
+
+
+def timed_build(docker: Docker, args: Sequence[str]) -> float:
+    """Seconds a `docker build` (with BuildKit) takes."""
+    return timed(lambda: docker.run(*args, check=True))
 
 
 def seed_context(tree: Path, model_wheel: Path) -> Path:
@@ -126,15 +174,6 @@ def seed_context(tree: Path, model_wheel: Path) -> Path:
     return context
 
 
-def build_seed(docker: Docker, context: Path, options: build.BuildOptions, package: str) -> float:
-    args = [f"--file={SEED_DOCKERFILE}", f"--tag={SEED}", "--quiet"]
-    args += [f"--build-arg=MODEL_PACKAGE={package}"]
-    args += [f"--build-arg=BASE_IMAGE={options.base_image}"] if options.base_image else []
-    args += [f"--secret=id=ca,src={options.ca_bundle}"] if options.ca_bundle else []
-    return timed(lambda: run(*docker.command, "build", *args, context,
-                             env={**os.environ, "DOCKER_BUILDKIT": "1"}))  # fmt: skip
-
-
 def edit_app(source: Path, run_index: int) -> None:
     with (source / "ner_app" / "examples.py").open("a") as examples:
         examples.write(f"# bench edit {run_index}\n")
@@ -143,58 +182,68 @@ def edit_app(source: Path, run_index: int) -> None:
 def measure_builds(
     docker: Docker, tree: Path, options: build.BuildOptions, runs: int, results: Results
 ) -> Images:
-    env = dict(os.environ)
-    cold_ours, cold_seed, rebuild_ours, rebuild_docker, rebuild_seed = [], [], [], [], []
-    ours: build.BuildResult | None = None
     wheel = resolve_model_wheel(options)
     package = model.inspect(wheel).package
+    cold_ours, cold_seed = [], []
     for index in range(runs):
-        build.step(f"cold builds, run {index + 1} of {runs}")
-        run(*docker.command, "builder", "prune", "--all", "--force")
-        cold_ours.append(timed(lambda: build_ours(tree, options, env)))
-        run(*docker.command, "builder", "prune", "--all", "--force")
-        cold_seed.append(build_seed(docker, seed_context(tree, wheel), options, package))
-    build.step("warming both build caches (the last prune emptied ours)")
-    build_ours(tree, options, env)
-    build_seed(docker, WORK / "seed", options, package)
+        console.step(f"cold builds (--no-cache), run {index + 1} of {runs}")
+        cold_ours.append(timed(lambda: build_ours(tree, options, cold=True)))
+        context = seed_context(tree, wheel)
+        cold_seed.append(timed_build(docker, seed_build_args(context, options, package, cold=True)))
+    results.add("cold build", "s", cold_ours, cold_seed)
+    measure_rebuilds(docker, tree, options, package, runs, results)
+    git("checkout", "--", ".", cwd=tree)
+    return Images(build_ours(tree, options), SEED, wheel)
+
+
+def measure_rebuilds(
+    docker: Docker,
+    tree: Path,
+    options: build.BuildOptions,
+    package: str,
+    runs: int,
+    results: Results,
+) -> None:
+    """App-only edits, rebuilt on the cache the last cold builds recorded."""
+    ours, ours_docker, seed = [], [], []
     for index in range(runs):
-        build.step(f"app-only rebuilds, run {index + 1} of {runs}")
+        console.step(f"app-only rebuilds, run {index + 1} of {runs}")
         edit_app(tree / "src", index)
         started = time.monotonic()
-        ours = build_ours(tree, options, env)
-        rebuild_ours.append(time.monotonic() - started)
-        rebuild_docker.append(ours.seconds["docker build"])
+        ours_docker.append(build_ours(tree, options).seconds["docker build"])
+        ours.append(time.monotonic() - started)
         edit_app(WORK / "seed" / "src", index)
-        rebuild_seed.append(build_seed(docker, WORK / "seed", options, package))
-    run("git", "checkout", "--", ".", cwd=tree)
-    ours = build_ours(tree, options, env)
-    results.add("cold build", "s", cold_ours, cold_seed)
-    results.add("rebuild after an app-only edit: docker build", "s", rebuild_docker, rebuild_seed)
-    results.add("rebuild after an app-only edit: nox -s build in all", "s", rebuild_ours)
-    return Images(ours, SEED, wheel)
+        seed.append(timed_build(docker, seed_build_args(WORK / "seed", options, package)))
+    results.add("rebuild after an app-only edit: docker build", "s", ours_docker, seed)
+    results.add("rebuild after an app-only edit: nox -s build in all", "s", ours)
 
 
 def resolve_model_wheel(options: build.BuildOptions) -> Path:
     if options.model_wheel:
         return options.model_wheel.resolve()
-    return model.fetch(model.ModelPin.load(build.MODEL_PIN), build.CACHE, options.model_mirror)
+    return model.fetch(model.ModelPin.load(MODEL_PIN), CACHE, options.model_mirror)
 
 
 # --- sizes -------------------------------------------------------------------------------
 
 
+def image_size_mb(docker: Docker, ref: str) -> float:
+    """The image's uncompressed size as the engine reports it."""
+    size = docker.run("image", "inspect", "--format", "{{.Size}}", ref, check=True).stdout
+    return int(size.strip()) / MB
+
+
 def measure_sizes(docker: Docker, images: Images, results: Results) -> None:
-    client = docker_sdk.from_env()
     ours_ref, seed_ref = images.ours.image_id, f"{SEED}:latest"
-    sizes = [client.images.get(ref).attrs["Size"] / MB for ref in (ours_ref, seed_ref)]
+    sizes = [image_size_mb(docker, ref) for ref in (ours_ref, seed_ref)]
     results.add("image size, uncompressed", "MB", [sizes[0]], [sizes[1]])
     with tempfile.TemporaryDirectory(dir=WORK) as tmp, local_registry(Path(tmp)) as registry:
         pushed = []
         for ref, name in ((ours_ref, OURS), (seed_ref, SEED)):
             target = f"{registry}/{name}:bench"
-            run(*docker.command, "tag", ref, target)
-            run(*docker.command, "push", target)
-            run(*docker.command, "rmi", target)
+            docker.run("tag", ref, target, check=True)
+            docker.run("push", target, check=True)
+            docker.run("rmi", target, check=True)
             pushed.append(pushed_size(registry, name, "bench") / MB)
     results.add("image size, compressed as pushed", "MB", [pushed[0]], [pushed[1]])
 
@@ -203,25 +252,33 @@ def measure_sizes(docker: Docker, images: Images, results: Results) -> None:
 
 
 def wait_for(address: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if answers(address):
-            return
-        time.sleep(0.01)  # polling interval for the condition above
-    raise TimeoutError(f"{address} did not answer 200 within {timeout} s")
+    """Wait for address to answer 200, probing every 10 ms: the wait is what bench measures."""
+    if not wait_until_answers(address, timeout, poll=0.01):
+        raise ToolError(
+            f"{address} did not answer 200 within {timeout} s; see the container's logs."
+        )
+
+
+def published_address(port_output: str) -> str:
+    """http://HOST:PORT from `docker port`'s first line, e.g. "127.0.0.1:49153"."""
+    bindings = port_output.split()
+    if not bindings:
+        raise ToolError(f"The container publishes no port {APP_PORT}: {port_output!r}.")
+    return f"http://{bindings[0]}"
 
 
 @contextmanager
-def container(image: str, **kwargs: Any) -> Iterator[tuple[Any, str]]:
-    client = docker_sdk.from_env()
-    started = client.containers.run(
-        image, detach=True, ports={"8501/tcp": ("127.0.0.1", None)}, **kwargs
-    )
+def container(docker: Docker, image: str, *command: str) -> Iterator[tuple[str, str]]:
+    """A container of image, port 8501 published on a free loopback port; yields its ID and
+    address; removed afterwards."""
+    publish = f"127.0.0.1::{APP_PORT}"
+    started = docker.run("run", "--detach", f"--publish={publish}", image, *command, check=True)
+    container_id = started.stdout.strip()
     try:
-        started.reload()
-        yield started, f"http://127.0.0.1:{started.ports['8501/tcp'][0]['HostPort']}"
+        port = docker.run("port", container_id, f"{APP_PORT}/tcp", check=True).stdout
+        yield container_id, published_address(port)
     finally:
-        started.remove(force=True)
+        docker.run("rm", "--force", container_id)
 
 
 def open_page(browser: Browser, address: str) -> Page:
@@ -252,22 +309,17 @@ def show_entities(browser: Browser, address: str, text: str, first_entity: str) 
         page.close()
 
 
-@contextmanager
-def chromium_browser(playwright: Playwright) -> Iterator[Browser]:
+def chromium_browser(playwright: Playwright) -> AbstractContextManager[Browser]:
     """Chromium, launched after the container: it aborts page loads when a new network
     interface (a container's veth) appears while it runs."""
-    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
+    return chromium.launch(playwright)
 
 
 def measure_start(
-    image: str, playwright: Playwright, ready: bool
+    docker: Docker, image: str, playwright: Playwright, ready: bool
 ) -> tuple[float, float | None, float]:
     started = time.monotonic()
-    with container(image) as (_, address), chromium_browser(playwright) as browser:
+    with container(docker, image) as (_, address), chromium_browser(playwright) as browser:
         wait_for(address + "/_stcore/health")
         health = time.monotonic() - started
         if ready:
@@ -277,9 +329,11 @@ def measure_start(
         return health, ready_at, time.monotonic() - started
 
 
-def measure_starts(images: Images, playwright: Playwright, runs: int, results: Results) -> None:
-    ours = [measure_start(images.ours.image_id, playwright, ready=True) for _ in range(runs)]
-    seed = [measure_start(f"{images.seed}:latest", playwright, ready=False) for _ in range(runs)]
+def measure_starts(
+    docker: Docker, images: Images, playwright: Playwright, runs: int, results: Results
+) -> None:
+    ours = [measure_start(docker, images.ours.image_id, playwright, True) for _ in range(runs)]
+    seed = [measure_start(docker, f"{images.seed}:latest", playwright, False) for _ in range(runs)]
     results.add("docker run → health ok", "s", [o[0] for o in ours], [s[0] for s in seed])
     results.add("docker run → ready", "s", [o[1] for o in ours if o[1] is not None])
     results.add(
@@ -287,37 +341,57 @@ def measure_starts(images: Images, playwright: Playwright, runs: int, results: R
     )
 
 
-def memory_mb(running: Any) -> float:
-    stats = running.stats(stream=False)["memory_stats"]
-    inactive = stats.get("stats", {}).get("inactive_file", 0)
-    return float(stats["usage"] - inactive) / MB
+def stats_memory_mb(mem_usage: str) -> float:
+    """MB in use from `docker stats`' memory column, e.g. "97.67MiB / 23.5GiB" (the client
+    leaves out the page cache it could drop, inactive_file, as the engine's stats report it)."""
+    used = mem_usage.split("/")[0].strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)", used)
+    if not match or match[2] not in UNITS:
+        raise ToolError(f"Cannot read the memory `docker stats` reported: {mem_usage!r}.")
+    return float(match[1]) * UNITS[match[2]] / MB
+
+
+def memory_mb(docker: Docker, container_id: str) -> float:
+    stats = docker.run(
+        "stats", "--no-stream", "--format", "{{.MemUsage}}", container_id, check=True
+    )
+    return stats_memory_mb(stats.stdout)
 
 
 def measure_memory(
-    image: str, playwright: Playwright, nlp_first: list[tuple[str, str]], runs: int
+    docker: Docker,
+    image: str,
+    playwright: Playwright,
+    nlp_first: list[tuple[str, str]],
+    runs: int,
 ) -> tuple[list[float], list[float]]:
     idle, busy = [], []
     for _ in range(runs):
-        with container(image) as (running, address), chromium_browser(playwright) as browser:
+        with (
+            container(docker, image) as (running, address),
+            chromium_browser(playwright) as browser,
+        ):
             wait_for(address + "/readyz")
-            idle.append(memory_mb(running))
+            idle.append(memory_mb(docker, running))
             for text, first in nlp_first[:REQUESTS]:
                 show_entities(browser, address, text, first)
-            busy.append(memory_mb(running))
+            busy.append(memory_mb(docker, running))
     return idle, busy
 
 
 # --- throughput --------------------------------------------------------------------------
 
 
-def measure_throughput(images: Images, runs: int, results: Results) -> None:
+def measure_throughput(docker: Docker, images: Images, runs: int, results: Results) -> None:
     package = images.ours.model
-    inside = json.loads(run(
-        "docker", "run", "--rm", "--network=none", "--entrypoint=python",
+    inside = json.loads(docker.run(
+        "run", "--rm", "--network=none", "--entrypoint=python",
         f"--volume={CORPUS}:/bench/corpus.txt:ro", images.ours.image_id,
-        "-c", THROUGHPUT, package, "/bench/corpus.txt", str(runs),
-    ))  # fmt: skip
-    host = json.loads(run(sys.executable, "-c", THROUGHPUT, package, CORPUS, str(runs)))
+        "-c", THROUGHPUT, package, "/bench/corpus.txt", str(runs), check=True,
+    ).stdout)  # fmt: skip
+    host = json.loads(
+        process.output([sys.executable, "-c", THROUGHPUT, package, CORPUS, str(runs)])
+    )
     results.add("NER throughput in the container", "docs/s", inside)
     results.add("NER throughput on the host, same pipeline", "docs/s", host)
     ratio = [a / b for a, b in zip(sorted(inside), sorted(host), strict=True)]
@@ -343,8 +417,8 @@ def first_entities(package: str, count: int) -> list[tuple[str, str]]:
 
 
 def install_on_host(wheel: Path) -> None:
-    run(sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", sys.executable,
-        "--no-deps", "--reinstall", wheel)  # fmt: skip
+    process.run([sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python",
+                 sys.executable, "--no-deps", "--reinstall", wheel])  # fmt: skip
 
 
 def bench(options: build.BuildOptions, runs: int) -> Results:
@@ -354,16 +428,16 @@ def bench(options: build.BuildOptions, runs: int) -> Results:
     results = Results()
     with worktree() as tree:
         images = measure_builds(docker, tree, options, runs, results)
-    build.step("sizes (pushing both images to a local registry)")
+    console.step("sizes (pushing both images to a local registry)")
     measure_sizes(docker, images, results)
     install_on_host(images.model_wheel)
-    build.step("throughput, container and host")
-    measure_throughput(images, runs, results)
-    build.step("start times and memory, through Chromium")
+    console.step("throughput, container and host")
+    measure_throughput(docker, images, runs, results)
+    console.step("start times and memory, through Chromium")
     with sync_playwright() as playwright:
-        measure_starts(images, playwright, runs, results)
+        measure_starts(docker, images, playwright, runs, results)
         texts = first_entities(images.ours.model, REQUESTS)
-        idle, busy = measure_memory(images.ours.image_id, playwright, texts, runs)
+        idle, busy = measure_memory(docker, images.ours.image_id, playwright, texts, runs)
     results.add("memory at idle (ready)", "MB", idle)
     results.add(f"memory after {REQUESTS} NER requests", "MB", busy)
     return results
@@ -389,18 +463,44 @@ def write(results: Results, runs: int, commit: str) -> None:
     print(table)
 
 
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of runs")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    """bench's own flag; every other flag goes to the build (`nox -s build -- --help`)."""
+    parser = argparse.ArgumentParser(
+        prog="nox -s bench --",
+        description=__doc__,
+        epilog="Every other flag is the build's: see `nox -s build -- --help`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--runs",
+        type=positive,
+        default=os.environ.get("NER_BENCH_RUNS", "3"),
+        help="runs of each measurement; the table shows medians [NER_BENCH_RUNS]",
+    )
+    return parser
+
+
+def command(options: build.BuildOptions, runs: int) -> None:
+    if options.allow_fallbacks:
+        raise CheckFailed(
+            "nox -s bench measures the pinned inputs or the ones you name: pass --base-image "
+            "and --model-wheel instead of --allow-fallbacks, so both images get the same ones."
+        )
+    commit = git("rev-parse", "--short", "HEAD")  # what the worktree measures
+    write(bench(options, runs), runs, commit)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nox -s bench --", description=__doc__)
-    parser.add_argument("--runs", type=int, default=int(os.environ.get("NER_BENCH_RUNS", "3")))
-    args, build_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    options = build.parse(build_args, dict(os.environ))
-    if options.model_wheel:
-        options = replace(options, model_wheel=options.model_wheel.resolve())
-    if options.ca_bundle:
-        options = replace(options, ca_bundle=options.ca_bundle.resolve())
-    commit = run("git", "rev-parse", "--short", "HEAD").strip()  # what the worktree measures
-    write(bench(options, args.runs), args.runs, commit)
-    return 0
+    args, build_args = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    options = build.parse(build_args, os.environ)
+    return console.run_main(lambda: command(options, args.runs))
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ def answers(address: str) -> bool:
 
 
 def wait_until_answers(
-    address: str, timeout: float, alive: Callable[[], bool] = lambda: True
+    address: str, timeout: float, alive: Callable[[], bool] = lambda: True, poll: float = POLL
 ) -> bool:
     """Wait until address answers 200; False when the time runs out or alive() turns False."""
     deadline = time.monotonic() + timeout
     while not answers(address):
         if not alive() or time.monotonic() > deadline:
             return False
-        time.sleep(POLL)
+        time.sleep(poll)
     return True

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ner_build.errors import CheckFailed
-from ner_build.probe import answers, wait_until_answers  # noqa: F401 (bench)
+from ner_build.probe import wait_until_answers
 
 CONFIG = """\
 version: 0.1

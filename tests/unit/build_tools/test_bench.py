@@ -1,0 +1,130 @@
+"""nox -s bench without an engine: what it asks the builds for, and how it reads `docker stats`."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from pathlib import Path
+
+import pytest
+from ner_build import bench, build
+from ner_build.errors import ToolError
+
+EVERY_OPTION = build.BuildOptions(
+    docker="/opt/tools/docker -H unix:///x.sock",
+    base_image="ner-app-base:bookworm-python3",
+    model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),
+    model_mirror="http://mirror.example/models/",
+    ca_bundle=Path("/etc/ssl/ca.pem"),
+    image="other-app",
+    poetry="/opt/tools/poetry",
+    buildx_args=["--cache-from=type=local,src=/cache", "--progress=plain"],
+    dockerfile=Path("/src/docker/Dockerfile"),
+    allow_fallbacks=True,
+)
+
+
+def test_every_option_is_set_to_a_non_default_value() -> None:
+    defaults = build.parse([], {})
+    same = [
+        f.name
+        for f in fields(EVERY_OPTION)
+        if getattr(EVERY_OPTION, f.name) == getattr(defaults, f.name)
+    ]
+    assert same == []
+
+
+def test_the_worktree_build_keeps_every_build_option_and_builds_the_bench_image() -> None:
+    passed = bench.ours_argv(EVERY_OPTION)
+    assert build.parse(passed, {}) == replace(EVERY_OPTION, image=bench.OURS)
+
+
+def test_the_worktree_build_gets_absolute_paths(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = replace(
+        EVERY_OPTION,
+        model_wheel=Path("wheels/en_x-1.0-py3-none-any.whl"),
+        ca_bundle=Path("ca.pem"),
+        dockerfile=Path("docker/Dockerfile"),
+    )
+    parsed = build.parse(bench.ours_argv(relative), {})
+    assert parsed.model_wheel == tmp_path / "wheels" / "en_x-1.0-py3-none-any.whl"
+    assert parsed.ca_bundle == tmp_path / "ca.pem"
+    assert parsed.dockerfile == tmp_path / "docker" / "Dockerfile"
+
+
+def test_a_cold_build_of_ours_asks_for_no_cache_after_the_users_buildx_args() -> None:
+    passed = bench.ours_argv(EVERY_OPTION, cold=True)
+    expected = [*EVERY_OPTION.buildx_args, "--no-cache"]
+    assert build.parse(passed, {}) == replace(EVERY_OPTION, image=bench.OURS, buildx_args=expected)
+    assert not any("prune" in arg for arg in passed)
+
+
+def test_a_warm_build_of_ours_does_not_ask_for_no_cache() -> None:
+    assert not any("--no-cache" in arg for arg in bench.ours_argv(EVERY_OPTION))
+
+
+def test_a_cold_build_of_the_seed_asks_for_no_cache_and_never_for_a_prune() -> None:
+    args = bench.seed_build_args(Path("/ctx"), EVERY_OPTION, "en_x", cold=True)
+    assert args[0] == "build"
+    assert "--no-cache" in args
+    assert not any("prune" in arg for arg in args)
+    assert args[-1] == "/ctx"
+
+
+def test_a_warm_build_of_the_seed_uses_the_cache() -> None:
+    args = bench.seed_build_args(Path("/ctx"), EVERY_OPTION, "en_x")
+    assert "--no-cache" not in args
+
+
+def test_the_seed_build_takes_the_base_image_ca_bundle_and_model_package() -> None:
+    args = bench.seed_build_args(Path("/ctx"), EVERY_OPTION, "en_x", cold=True)
+    assert f"--file={bench.SEED_DOCKERFILE}" in args
+    assert f"--tag={bench.SEED}" in args
+    assert "--build-arg=MODEL_PACKAGE=en_x" in args
+    assert "--build-arg=BASE_IMAGE=ner-app-base:bookworm-python3" in args
+    assert "--secret=id=ca,src=/etc/ssl/ca.pem" in args
+
+
+@pytest.mark.parametrize(
+    ("column", "megabytes"),
+    [
+        ("97.67MiB / 23.5GiB", 97.67 * 2**20 / 1e6),
+        ("1.5GiB / 23.5GiB", 1.5 * 2**30 / 1e6),
+        ("512kB / 1GB", 0.512),
+        ("812KiB / 1GiB", 812 * 2**10 / 1e6),
+        ("0B / 0B", 0.0),
+        ("2048B / 1GiB", 0.002048),
+        ("250MB / 8GB", 250.0),
+        ("97.67MiB / 23.5GiB\n", 97.67 * 2**20 / 1e6),
+    ],
+)
+def test_docker_stats_memory_is_read_in_megabytes(column: str, megabytes: float) -> None:
+    assert bench.stats_memory_mb(column) == pytest.approx(megabytes)
+
+
+@pytest.mark.parametrize("column", ["", "--", "97.67 / 23.5GiB", "12parsecs / 1GiB"])
+def test_unreadable_docker_stats_memory_fails_saying_what_it_got(column: str) -> None:
+    with pytest.raises(ToolError, match="docker stats"):
+        bench.stats_memory_mb(column)
+
+
+def test_the_published_address_is_the_first_binding_docker_port_names() -> None:
+    assert bench.published_address("127.0.0.1:49153\n") == "http://127.0.0.1:49153"
+
+
+def test_a_container_without_a_published_port_fails_saying_so() -> None:
+    with pytest.raises(ToolError, match="publishes no port"):
+        bench.published_address("")
+
+
+def test_runs_and_build_flags_are_split_between_bench_and_the_build() -> None:
+    args, rest = bench.parser().parse_known_args(["--runs=2", "--model-mirror=http://m/"])
+    assert args.runs == 2
+    assert build.parse(rest, {}).model_mirror == "http://m/"
+
+
+def test_runs_must_be_positive() -> None:
+    with pytest.raises(SystemExit):
+        bench.parser().parse_known_args(["--runs=0"])
