@@ -164,7 +164,7 @@ def announce(docker: Docker, name: str, address: str, built: dict[str, object]) 
     print(f"logs: {docker} logs -f {name}    stop: {docker} rm -f {name}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="script/{up,test}",
         description=__doc__,
@@ -174,18 +174,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = commands.add_parser("up", help="build the image and serve the app")
     up.add_argument("--port", type=int, default=int(os.environ.get("NER_PORT", "8501")))
     up.add_argument("--name", default=os.environ.get("NER_CONTAINER", "ner-app"))
-    checks = commands.add_parser("test", help="every check CI runs; extra arguments go to nox")
-    checks.add_argument("nox_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    commands.add_parser(
+        "test", help="every check CI runs; arguments go to nox (script/test -s lint)"
+    )
+    return parser
 
-    def command() -> None:
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["test"] and argv[1:2] not in (["-h"], ["--help"]):
+        nox_args = argv[1:]  # nox's own flags, passed on untouched
+
+        def checks() -> None:
+            bootstrap.check_python()
+            run_checks(nox_args)
+
+        return console.run_main(checks)
+    args = parser().parse_args(argv)
+
+    def up() -> None:
         bootstrap.check_python()
-        if args.command == "up":
-            serve(args.port, args.name)
-        else:
-            run_checks(args.nox_args)
+        serve(args.port, args.name)
 
-    return console.run_main(command)
+    return console.run_main(up)
 
 
 if __name__ == "__main__":

@@ -114,3 +114,11 @@ def test_the_scripts_run_the_commands_with_nothing_but_python(tmp_path: Path) ->
         )
         assert result.returncode == 0, result.stderr
         assert "usage:" in result.stdout
+
+
+def test_script_test_passes_nox_flags_on_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(dev, "run_checks", lambda args: seen.append(list(args)))
+    assert dev.main(["test", "-s", "build", "--", "--buildx-arg=--load"]) == 0
+    assert dev.main(["test"]) == 0
+    assert seen == [["-s", "build", "--", "--buildx-arg=--load"], []]
