@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from ner_build import bench, build
 from ner_build.errors import ToolError
 
-EVERY_OPTION = build.BuildOptions(
-    docker="/opt/tools/docker -H unix:///x.sock",
-    base_image="ner-app-base:bookworm-python3",
-    model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),
-    model_mirror="http://mirror.example/models/",
-    ca_bundle=Path("/etc/ssl/ca.pem"),
-    image="other-app",
-    poetry="/opt/tools/poetry",
-    buildx_args=["--cache-from=type=local,src=/cache", "--progress=plain"],
-    dockerfile=Path("/src/docker/Dockerfile"),
-    allow_fallbacks=True,
-)
-
-
-def test_every_option_is_set_to_a_non_default_value() -> None:
-    defaults = build.parse([], {})
-    same = [
-        f.name
-        for f in fields(EVERY_OPTION)
-        if getattr(EVERY_OPTION, f.name) == getattr(defaults, f.name)
-    ]
-    assert same == []
+from .support import EVERY_OPTION
 
 
 def test_the_worktree_build_keeps_every_build_option_and_builds_the_bench_image() -> None:

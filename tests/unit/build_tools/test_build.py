@@ -7,7 +7,7 @@ import pytest
 from ner_build import base_image, build, model, paths
 from ner_build.errors import CheckFailed, ModelUnavailable
 
-from .support import commit
+from .support import EVERY_OPTION, commit
 
 ENV = {
     "DOCKER": "/opt/tools/docker",
@@ -173,22 +173,14 @@ def test_a_tagged_image_name_fails_before_anything_is_prepared(
 
 def test_to_argv_gives_back_every_option() -> None:
     """What bench passes to a build in another tree: no option may be dropped on the way."""
-    every = build.BuildOptions(
-        docker="/opt/tools/docker -H unix:///x.sock",
-        base_image="ner-app-base:bookworm-python3",
-        model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),
-        model_mirror="http://mirror.example/models/",
-        ca_bundle=Path("/etc/ssl/ca.pem"),
-        image="other-app",
-        poetry="/opt/tools/poetry",
-        buildx_args=["--no-cache", "--cache-from=type=gha"],
-        dockerfile=Path("/src/docker/Dockerfile"),
-        allow_fallbacks=True,
-    )
     defaults = build.parse([], {})
-    changed = [f.name for f in fields(every) if getattr(every, f.name) == getattr(defaults, f.name)]
+    changed = [
+        f.name
+        for f in fields(EVERY_OPTION)
+        if getattr(EVERY_OPTION, f.name) == getattr(defaults, f.name)
+    ]
     assert changed == [], "set every field to a non-default value"
-    assert build.parse(build.to_argv(every), {}) == every
+    assert build.parse(build.to_argv(EVERY_OPTION), {}) == EVERY_OPTION
 
 
 def test_to_argv_of_the_defaults_gives_the_defaults() -> None:
