@@ -17,6 +17,8 @@ from pathlib import Path
 import docker
 import pytest
 from ner_build import base_image
+from ner_build.docker import Docker
+from ner_build.errors import BaseImageUnavailable
 from ner_build.registry import free_port
 
 from tests.integration.conftest import ROOT, http_get
@@ -118,14 +120,10 @@ def test_up_builds_with_stand_ins_and_serves_the_app(
 
 def pinned_base_unavailable() -> bool:
     """True where the pinned base image is neither in the engine nor pullable (no registry)."""
-    client, pinned = docker.from_env(), base_image.pinned()
     try:
-        client.images.get(pinned)
-    except docker.errors.ImageNotFound:
-        try:
-            client.images.pull(pinned)
-        except docker.errors.APIError:
-            return True
+        Docker.from_env().ensure_image(base_image.pinned(), hint="")
+    except BaseImageUnavailable:
+        return True
     return False
 
 

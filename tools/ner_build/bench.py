@@ -28,13 +28,14 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from ner_build import browser as chromium
-from ner_build import build, console, model, process
+from ner_build import build, console, git, model, process
 from ner_build.benchstats import Budget, Results, markdown, update_readme
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ToolError
 from ner_build.paths import BUILD, CACHE, MODEL_PIN, ROOT
 from ner_build.probe import wait_until_answers
 from ner_build.registry import local_registry, pushed_size
+from ner_build.result import BuildResult
 
 WORK = BUILD / "bench"
 OUT = ROOT / "benchmarks"
@@ -82,7 +83,7 @@ print(json.dumps(rates))
 
 @dataclass(frozen=True)
 class Images:
-    ours: build.BuildResult
+    ours: BuildResult
     seed: str
     model_wheel: Path
 
@@ -93,10 +94,6 @@ def timed(action: Callable[[], object]) -> float:
     return time.monotonic() - started
 
 
-def git(*args: str, cwd: Path = ROOT) -> str:
-    return process.output(["git", *args], cwd=cwd, hint="bench measures a git checkout's HEAD.")
-
-
 # --- builds ------------------------------------------------------------------------------
 
 
@@ -105,12 +102,12 @@ def worktree() -> Iterator[Path]:
     """HEAD checked out in a temporary git worktree, removed afterwards."""
     path = WORK / "worktree"
     if path.exists():
-        git("worktree", "remove", "--force", str(path))
-    git("worktree", "add", "--detach", str(path), "HEAD")
+        git.run(ROOT, "worktree", "remove", "--force", str(path))
+    git.run(ROOT, "worktree", "add", "--detach", str(path), "HEAD")
     try:
         yield path
     finally:
-        git("worktree", "remove", "--force", str(path))
+        git.run(ROOT, "worktree", "remove", "--force", str(path))
 
 
 def ours_argv(options: build.BuildOptions, *, cold: bool = False) -> list[str]:
@@ -121,7 +118,7 @@ def ours_argv(options: build.BuildOptions, *, cold: bool = False) -> list[str]:
     return build.to_argv(replace(options, image=OURS))
 
 
-def build_ours(tree: Path, options: build.BuildOptions, *, cold: bool = False) -> build.BuildResult:
+def build_ours(tree: Path, options: build.BuildOptions, *, cold: bool = False) -> BuildResult:
     """nox -s build, as a command in the worktree; its result as recorded there."""
     process.run(
         [sys.executable, "-m", "ner_build.build", *ours_argv(options, cold=cold)],
@@ -129,7 +126,7 @@ def build_ours(tree: Path, options: build.BuildOptions, *, cold: bool = False) -
         env={"PYTHONPATH": str(tree / "tools")},
         hint=f"The build of HEAD in the worktree {tree} failed.",
     )
-    return build.BuildResult.load(tree / "build" / "image.json")
+    return BuildResult.load(tree / "build" / "image.json")
 
 
 def image_build_args(
@@ -192,7 +189,7 @@ def measure_builds(
         cold_seed.append(timed_build(docker, seed_build_args(context, options, package, cold=True)))
     results.add("cold build", "s", cold_ours, cold_seed)
     measure_rebuilds(docker, tree, options, package, runs, results)
-    git("checkout", "--", ".", cwd=tree)
+    git.run(tree, "checkout", "--", ".")
     return Images(build_ours(tree, options), SEED, wheel)
 
 
@@ -493,7 +490,7 @@ def command(options: build.BuildOptions, runs: int) -> None:
             "nox -s bench measures the pinned inputs or the ones you name: pass --base-image "
             "and --model-wheel instead of --allow-fallbacks, so both images get the same ones."
         )
-    commit = git("rev-parse", "--short", "HEAD")  # what the worktree measures
+    commit = git.revision(ROOT)[:7]  # what the worktree measures
     write(bench(options, runs), runs, commit)
 
 

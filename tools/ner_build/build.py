@@ -29,6 +29,7 @@ from ner_build.paths import (
     SBOM,
     TEST_PIPELINE,
 )
+from ner_build.result import BuildResult, Fallback
 from ner_build.tags import image_tags
 
 # What goes into the app wheel: its layer takes the time of the last commit that changed these.
@@ -48,35 +49,6 @@ class BuildOptions:
     buildx_args: list[str] = field(default_factory=list)
     dockerfile: Path | None = None  # None: docker/Dockerfile of the tree being built
     allow_fallbacks: bool = False
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """A pinned input replaced by a local stand-in, and how to get the real one."""
-
-    input: str
-    pinned: str
-    used: str
-    reason: str
-    remedy: str
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    image_id: str
-    tags: list[str]
-    revision: str
-    model: str
-    model_version: str
-    model_sha256: str
-    ca_bundle: str | None
-    seconds: dict[str, float] = field(default_factory=dict)  # per step, for nox -s bench
-    fallbacks: list[dict[str, str]] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, path: Path = RESULT) -> BuildResult:
-        """What a `nox -s build` recorded in image.json."""
-        return cls(**json.loads(path.read_text()))
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from ner_build import base_image, bootstrap, console, probe, process
 from ner_build.docker import START_ENGINE_HINT, Docker
-from ner_build.errors import CheckFailed
-from ner_build.paths import RESULT, ROOT, TEST_PIPELINE
+from ner_build.errors import BaseImageUnavailable, CheckFailed
+from ner_build.paths import ROOT, TEST_PIPELINE
+from ner_build.result import BuildResult
 
 CLIENTS = ("docker", "/usr/bin/docker")  # tried in order when DOCKER is not set
 PROVISION = ROOT / "tools" / "provision-debian"
@@ -34,7 +35,7 @@ READY_TIMEOUT = 120
 def docker_client(env: Mapping[str, str]) -> Docker:
     """DOCKER if set, else the first client whose engine answers and whose build has BuildKit."""
     if env.get("DOCKER"):
-        return Docker.from_string(env["DOCKER"])
+        return Docker.from_env(env)
     problems = []
     for candidate in CLIENTS:
         docker = Docker.from_string(candidate)
@@ -77,17 +78,18 @@ def base_image_for_tests(docker: Docker, env: Mapping[str, str]) -> str:
     """NER_BASE_IMAGE, else the pinned base when it can be had, else the Debian-built one."""
     if env.get("NER_BASE_IMAGE"):
         return env["NER_BASE_IMAGE"]
-    pinned = base_image.pinned()
-    if docker.image_id(pinned) or docker.run("pull", "--quiet", pinned).returncode == 0:
-        return pinned
-    tag = base_image.DEFAULT_TAG
-    console.warn(
-        "the pinned base image cannot be pulled",
-        [f"{pinned} is not in the engine and pulling it failed (no registry?).",
-         f"The tests use {tag}, built here from Debian packages (nox -s base-image).",
-         "To test on the pinned base, run where it can be pulled, or `docker load` it."],
-    )  # fmt: skip
-    return tag
+    pinned, stand_in = base_image.pinned(), base_image.DEFAULT_TAG
+    try:
+        docker.ensure_image(pinned, hint="")
+    except BaseImageUnavailable:
+        console.warn(
+            "the pinned base image cannot be pulled",
+            [f"{pinned} is not in the engine and pulling it failed (no registry?).",
+             f"The tests use {stand_in}, built here from Debian packages (nox -s base-image).",
+             "To test on the pinned base, run where it can be pulled, or `docker load` it."],
+        )  # fmt: skip
+        return stand_in
+    return pinned
 
 
 def session_environment(docker: Docker, env: Mapping[str, str]) -> dict[str, str]:
@@ -112,8 +114,8 @@ def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> 
     base = base_image_for_tests(docker, env)
     if base == base_image.DEFAULT_TAG and not docker.image_id(base):
         nox(["-s", "base-image", "--", f"--tag={base}"], {**env, **session_env})
-    session_env |= {"NER_BASE_IMAGE": base}
-    session_env.setdefault("NER_MODEL_WHEEL", env.get("NER_MODEL_WHEEL") or str(TEST_WHEEL))
+    session_env["NER_BASE_IMAGE"] = base
+    session_env["NER_MODEL_WHEEL"] = env.get("NER_MODEL_WHEEL") or str(TEST_WHEEL)
     nox(nox_args, {**env, **session_env})
 
 
@@ -124,12 +126,12 @@ def serve(port: int, name: str, env: Mapping[str, str] = os.environ) -> None:
     docker = docker_client(env)
     session_env = session_environment(docker, env) | {"NER_ALLOW_FALLBACKS": "1"}
     nox(["-s", "build"], {**env, **session_env})
-    built = json.loads(RESULT.read_text())
+    built = BuildResult.load()
     replace_own_container(docker, name)
     docker.run(
         "run", "--detach", f"--name={name}", f"--label={STARTED_BY}",
         f"--publish=127.0.0.1:{port}:8501", "--read-only", "--tmpfs=/tmp", "--cap-drop=ALL",
-        "--security-opt=no-new-privileges", built["image_id"], check=True,
+        "--security-opt=no-new-privileges", built.image_id, check=True,
     )  # fmt: skip
     address = f"http://localhost:{port}"
     if not probe.wait_until_answers(f"{address}/readyz", READY_TIMEOUT):
@@ -156,11 +158,12 @@ def replace_own_container(docker: Docker, name: str) -> None:
     docker.run("rm", "--force", name, check=True)
 
 
-def announce(docker: Docker, name: str, address: str, built: dict[str, object]) -> None:
-    fallbacks = [str(f["input"]) for f in built.get("fallbacks") or []]  # type: ignore[attr-defined]
-    print(f"\nner-app is ready at {address}  (image {built['tags'][1]})")  # type: ignore[index]
-    if fallbacks:
-        print(f"built with local stand-ins for: {', '.join(fallbacks)} (see the warning above)")
+def announce(docker: Docker, name: str, address: str, built: BuildResult) -> None:
+    print(f"\nner-app is ready at {address}  (image {built.tags[1]})")
+    if built.stand_ins:
+        print(
+            f"built with local stand-ins for: {', '.join(built.stand_ins)} (see the warning above)"
+        )
     print(f"logs: {docker} logs -f {name}    stop: {docker} rm -f {name}")
 
 

@@ -7,21 +7,22 @@ from pathlib import Path
 from ner_build import process
 
 
-def _git(root: Path, *args: str) -> str:
+def run(root: Path, *args: str) -> str:
+    """The output of a git command in root, which must succeed."""
     return process.output(["git", "-C", root, *args], hint="Is this a git checkout?")
 
 
 def revision(root: Path) -> str:
     """The full SHA of HEAD."""
-    return _git(root, "rev-parse", "HEAD")
+    return run(root, "rev-parse", "HEAD")
 
 
 def is_dirty(root: Path) -> bool:
     """True when tracked files differ from HEAD or untracked, unignored files exist."""
-    return bool(_git(root, "status", "--porcelain", "--untracked-files=normal"))
+    return bool(run(root, "status", "--porcelain", "--untracked-files=normal"))
 
 
 def commit_time(root: Path, *paths: str) -> int:
     """Unix time of the last commit touching paths (of HEAD when no path is given)."""
-    out = _git(root, "log", "-1", "--format=%ct", "HEAD", "--", *paths)
-    return int(out) if out else int(_git(root, "log", "-1", "--format=%ct", "HEAD"))
+    out = run(root, "log", "-1", "--format=%ct", "HEAD", "--", *paths)
+    return int(out) if out else int(run(root, "log", "-1", "--format=%ct", "HEAD"))

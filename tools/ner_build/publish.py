@@ -13,12 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from ner_build import console, git
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
-from ner_build.paths import PUBLISH_RESULT, RESULT, ROOT
+from ner_build.paths import PUBLISH_RESULT, ROOT
+from ner_build.result import BuildResult
 
 REVISION_LABEL = "org.opencontainers.image.revision"
 FALLBACKS_LABEL = "io.ner-app.fallbacks"
@@ -99,13 +99,6 @@ def check_not_a_fallback(labels: dict[str, str]) -> None:
         )
 
 
-def built_image(path: Path = RESULT) -> dict[str, object]:
-    if not path.exists():
-        raise CheckFailed(f"{path} is missing: build the image first with `nox -s build`.")
-    result: dict[str, object] = json.loads(path.read_text())
-    return result
-
-
 def pushed_digest(docker: Docker, image_id: str, repository: str) -> str:
     """The manifest digest the registry gave the image in this repository."""
     result = docker.run("image", "inspect", "--format", "{{json .RepoDigests}}", image_id)
@@ -119,8 +112,8 @@ def pushed_digest(docker: Docker, image_id: str, repository: str) -> str:
 
 def publish(options: PublishOptions) -> Published:
     docker = Docker.from_string(options.docker)
-    built = built_image()
-    image_id, local_tags = str(built["image_id"]), [str(t) for t in built["tags"]]  # type: ignore[attr-defined]
+    built = BuildResult.load()
+    image_id, local_tags = built.image_id, built.tags
     docker.check_engine()
     labels = docker.labels(image_id)
     check_not_a_fallback(labels)

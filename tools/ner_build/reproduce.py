@@ -19,6 +19,7 @@ from pathlib import Path
 from ner_build import build, compare, console, git
 from ner_build.docker import Docker
 from ner_build.paths import BUILD, RESULT, ROOT
+from ner_build.result import BuildResult
 
 NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
 
@@ -26,7 +27,7 @@ NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
 def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
     """Build twice, compare; return the first image's ID and the differences (none: identical)."""
     docker = Docker.from_string(options.docker)
-    results: list[build.BuildResult] = []
+    results: list[BuildResult] = []
     for name in NAMES:
         console.step(f"clean build {len(results) + 1} of 2 as {name}")
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
@@ -42,16 +43,16 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
     return results[0].image_id, differences
 
 
-def regular_build(docker: Docker) -> build.BuildResult | None:
+def regular_build(docker: Docker) -> BuildResult | None:
     """The last `nox -s build` result, if it built this same clean commit and still exists."""
     if not RESULT.exists():
         return None
-    recorded = build.BuildResult.load()
+    recorded = BuildResult.load()
     same_commit = recorded.revision == git.revision(ROOT) and not git.is_dirty(ROOT)
     return recorded if same_commit and docker.image_id(recorded.image_id) else None
 
 
-def explain(docker: Docker, results: list[build.BuildResult]) -> list[str]:
+def explain(docker: Docker, results: list[BuildResult]) -> list[str]:
     """What differs between two images with different IDs."""
     with tempfile.TemporaryDirectory(prefix="ner-app-reproduce-", dir=BUILD) as tmp:
         images = [compare.read_saved(compare.save(docker, r.image_id, Path(tmp))) for r in results]

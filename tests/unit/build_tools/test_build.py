@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from ner_build import base_image, build, model, paths
 from ner_build.errors import CheckFailed, ModelUnavailable
+from ner_build.result import Fallback
 
 from .support import EVERY_OPTION, commit
 
@@ -205,7 +206,7 @@ def test_with_allow_fallbacks_an_unreachable_model_is_replaced_and_recorded(
     monkeypatch.setattr(build, "CACHE", tmp_path / "cache")
     monkeypatch.setattr(build, "TEST_PIPELINE", tmp_path / "pipeline")
     options = replace(OPTIONS, model_mirror="http://127.0.0.1:9/", allow_fallbacks=True)
-    fallbacks: list[build.Fallback] = []
+    fallbacks: list[Fallback] = []
     wheel = build.pinned_or_fallback_model(options, fallbacks)
     assert model.inspect(wheel).package == "en_ner_test"
     [fallback] = fallbacks
@@ -218,7 +219,7 @@ def test_with_allow_fallbacks_an_unreachable_model_is_replaced_and_recorded(
 def test_fallbacks_become_a_build_arg_that_labels_the_image(
     project: Path, wheel: model.ModelWheel
 ) -> None:
-    stand_in = build.Fallback("base image", "python@sha256:x", "local", "no registry", "pull it")
+    stand_in = Fallback("base image", "python@sha256:x", "local", "no registry", "pull it")
     args = build.build_args(OPTIONS, wheel, "0.1.0", REVISION, [stand_in])
     assert build_arg_values(args)["FALLBACKS"] == "base-image"
     assert "FALLBACKS" not in build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from ner_build import publish
 from ner_build.errors import CheckFailed
+from ner_build.result import BuildResult
 
 HEAD = "a" * 40
 
@@ -61,9 +62,13 @@ def test_parse_needs_a_repository_and_reads_the_environment() -> None:
 
 def test_publishing_without_a_build_says_to_build(tmp_path: Path) -> None:
     with pytest.raises(CheckFailed, match="nox -s build"):
-        publish.built_image(tmp_path / "image.json")
-    (tmp_path / "image.json").write_text(json.dumps({"image_id": "sha256:1", "tags": []}))
-    assert publish.built_image(tmp_path / "image.json")["image_id"] == "sha256:1"
+        BuildResult.load(tmp_path / "image.json")
+    recorded = {
+        "image_id": "sha256:1", "tags": [], "revision": HEAD, "model": "en_x",
+        "model_version": "1.0", "model_sha256": "0" * 64, "ca_bundle": None,
+    }  # fmt: skip
+    (tmp_path / "image.json").write_text(json.dumps(recorded))
+    assert BuildResult.load(tmp_path / "image.json").image_id == "sha256:1"
 
 
 def test_an_image_built_with_stand_ins_is_never_published() -> None:

@@ -1,0 +1,49 @@
+"""What `nox -s build` records in build/image.json, for the commands that use the image after it.
+
+Only the standard library is used here: `script/up` reads it before anything is installed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ner_build.errors import CheckFailed
+from ner_build.paths import RESULT
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """A pinned input replaced by a local stand-in, and how to get the real one."""
+
+    input: str
+    pinned: str
+    used: str
+    reason: str
+    remedy: str
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    tags: list[str]
+    revision: str
+    model: str
+    model_version: str
+    model_sha256: str
+    ca_bundle: str | None
+    seconds: dict[str, float] = field(default_factory=dict)  # per step, for nox -s bench
+    fallbacks: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path = RESULT) -> BuildResult:
+        """What a `nox -s build` recorded; CheckFailed when nothing was built yet."""
+        if not path.exists():
+            raise CheckFailed(f"{path} is missing: build the image first with `nox -s build`.")
+        return cls(**json.loads(path.read_text()))
+
+    @property
+    def stand_ins(self) -> list[str]:
+        """The pinned inputs that were replaced by local stand-ins (none for a real build)."""
+        return [fallback["input"] for fallback in self.fallbacks]
