@@ -6,7 +6,6 @@ Nothing here skips: without an engine, an image or a browser the tests fail and 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import urllib.error
 import urllib.request
@@ -24,6 +23,8 @@ import pytest
 from docker.errors import DockerException
 from ner_build import browser as chromium
 from ner_build.docker import START_ENGINE_HINT
+from ner_build.errors import CheckFailed
+from ner_build.result import BuildResult
 from playwright.sync_api import Browser, sync_playwright
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy
@@ -52,25 +53,23 @@ def docker_client() -> docker.DockerClient:
 
 
 @pytest.fixture(scope="session")
-def built() -> dict[str, Any]:
+def built() -> BuildResult:
     """What `nox -s build` recorded about the image it built last."""
-    if not BUILD_RESULT.exists():
-        pytest.fail(
-            f"{BUILD_RESULT} is missing: build the image first with `nox -s build`.", pytrace=False
-        )
-    result: dict[str, Any] = json.loads(BUILD_RESULT.read_text())
-    return result
+    try:
+        return BuildResult.load(BUILD_RESULT)
+    except CheckFailed as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def image(docker_client: docker.DockerClient, built: dict[str, Any]) -> str:
+def image(docker_client: docker.DockerClient, built: BuildResult) -> str:
     """The exact tag `nox -s build` gave the image (git short SHA), checked against its ID."""
-    tag = str(built["tags"][1])
+    tag = str(built.tags[1])
     try:
         found = docker_client.images.get(tag).id
     except DockerException:
         pytest.fail(f"Image {tag} is not in the engine: run `nox -s build` first.", pytrace=False)
-    assert found == built["image_id"], f"{tag} is {found}, not the image nox -s build made"
+    assert found == built.image_id, f"{tag} is {found}, not the image nox -s build made"
     return tag
 
 

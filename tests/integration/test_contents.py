@@ -6,10 +6,10 @@ import os
 import re
 import tarfile
 from pathlib import Path
-from typing import Any
 
 from ner_build import inventory
 from ner_build.docker import Docker
+from ner_build.result import BuildResult
 
 from tests.integration.conftest import ROOT, StartApp, run_in
 
@@ -17,12 +17,12 @@ PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\n(.+?)\n-----END CERTIFICATE----
 
 
 def test_installed_distributions_are_exactly_the_lock_plus_app_and_model(
-    image: str, built: dict[str, Any]
+    image: str, built: BuildResult
 ) -> None:
     found = inventory.read_image(Docker.from_string(os.environ.get("DOCKER", "docker")), image)
     assert inventory.lock_differences(found, ROOT / "poetry.lock") == []
-    model = next(d for d in found.distributions if d.name == built["model"])
-    assert model.sha256 == built["model_sha256"]
+    model = next(d for d in found.distributions if d.name == built.model)
+    assert model.sha256 == built.model_sha256
 
 
 def test_contains_no_build_tools_caches_or_apt_lists(start_app: StartApp) -> None:
@@ -45,14 +45,12 @@ def test_contains_no_build_tools_caches_or_apt_lists(start_app: StartApp) -> Non
 
 
 def test_the_build_ca_bundle_is_in_no_layer(
-    start_app: StartApp, built: dict[str, Any], tmp_path: Path
+    start_app: StartApp, built: BuildResult, tmp_path: Path
 ) -> None:
-    assert built["ca_bundle"], (
-        "the image was built without --ca-bundle; build with one to prove this"
-    )
+    assert built.ca_bundle, "the image was built without --ca-bundle; build with one to prove this"
     container = start_app(wait_path=None)
     image_bundle = run_in(container, "cat", "/etc/ssl/certs/ca-certificates.crt")[1].encode()
-    build_only = set(PEM.findall(Path(built["ca_bundle"]).read_bytes())) - set(
+    build_only = set(PEM.findall(Path(built.ca_bundle).read_bytes())) - set(
         PEM.findall(image_bundle)
     )
     assert build_only, "every certificate of the build's CA bundle is a public CA of the image"

@@ -6,11 +6,13 @@ import json
 import time
 from typing import Any
 
+from ner_build.result import BuildResult
+
 from tests.integration.conftest import StartApp, http_get, run_in, url
 
 
 def test_health_is_ok_and_readiness_describes_the_baked_pipeline(
-    start_app: StartApp, built: dict[str, Any]
+    start_app: StartApp, built: BuildResult
 ) -> None:
     container = start_app()
     assert http_get(url(container, "/_stcore/health")) == (200, "ok")
@@ -18,8 +20,8 @@ def test_health_is_ok_and_readiness_describes_the_baked_pipeline(
     assert status == 200
     ready = json.loads(body)
     assert ready["status"] == "ready"
-    assert ready["pipeline"]["name"] == built["model"]
-    assert ready["pipeline"]["version"] == built["model_version"]
+    assert ready["pipeline"]["name"] == built.model
+    assert ready["pipeline"]["version"] == built.model_version
 
 
 def test_readiness_fails_but_health_stays_ok_when_the_pipeline_cannot_load(

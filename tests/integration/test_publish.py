@@ -7,12 +7,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
 from ner_build.errors import CheckFailed
 from ner_build.registry import local_registry
+from ner_build.result import BuildResult
 
 from tests.integration.conftest import ROOT, StartApp, http_get, url
 
@@ -35,7 +35,7 @@ def skopeo(*args: str) -> str:
 
 def test_publish_round_trip_through_a_real_registry(
     registry: str,
-    built: dict[str, Any],
+    built: BuildResult,
     docker_client: docker.DockerClient,
     start_app: StartApp,
     tmp_path: Path,
@@ -58,8 +58,8 @@ def test_publish_round_trip_through_a_real_registry(
     recorded = json.loads((ROOT / "build" / "publish.json").read_text())
     digest = recorded["digest"]
     assert f"digest: {digest}" in publish.stdout
-    sha_tag = built["tags"][1].rsplit(":", 1)[1]
-    assert recorded["refs"] == [f"{repository}:{t.rsplit(':', 1)[1]}" for t in built["tags"]]
+    sha_tag = built.tags[1].rsplit(":", 1)[1]
+    assert recorded["refs"] == [f"{repository}:{t.rsplit(':', 1)[1]}" for t in built.tags]
 
     for ref in recorded["refs"]:
         docker_client.images.remove(ref)
@@ -68,7 +68,7 @@ def test_publish_round_trip_through_a_real_registry(
     assert skopeo("manifest-digest", str(fetched / "manifest.json")).strip() == digest
     remote = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{repository}:latest"))
     assert remote["Digest"] == digest
-    assert remote["Labels"]["org.opencontainers.image.revision"] == built["revision"]
+    assert remote["Labels"]["org.opencontainers.image.revision"] == built.revision
 
     local = f"ner-app-fetched:{sha_tag}"
     skopeo("copy", f"dir:{fetched}", f"docker-daemon:{local}")

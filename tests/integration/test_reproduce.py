@@ -8,12 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
 from docker.errors import ImageNotFound
 from ner_build.reproduce import NAMES
+from ner_build.result import BuildResult
 
 from tests.integration.conftest import ROOT
 
@@ -34,7 +34,7 @@ def kept_images(docker_client: docker.DockerClient) -> Iterator[None]:
 
 @pytest.mark.usefixtures("kept_images")
 def test_reproduce_names_a_file_that_holds_the_build_time(
-    tmp_path: Path, built: dict[str, Any]
+    tmp_path: Path, built: BuildResult
 ) -> None:
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
     assert SMOKE_TEST in dockerfile
