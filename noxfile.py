@@ -18,7 +18,9 @@ from ner_build import bootstrap  # noqa: E402 (standard library only)
 
 # uv when it is installed (script/up and script/test install it), else virtualenv.
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "test-pipeline", "build", "integration", "reproduce"]
+nox.options.sessions = [
+    "lint", "tests", "test-pipeline", "build", "integration", "reproduce", "engines",
+]  # fmt: skip
 
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
 SHELL_SCRIPTS = [".ci/run", "tools/provision-debian"]
@@ -107,6 +109,13 @@ def integration(session: nox.Session) -> None:
 def reproduce(session: nox.Session) -> None:
     """Build the commit twice from scratch and prove the two images identical."""
     run_tool(session, "ner_build.reproduce")
+
+
+@nox.session
+def engines(session: nox.Session) -> None:
+    """Build on every engine (Docker 20.10, Docker 26 + buildx, Podman), require one image ID,
+    and run the core integration tests on each (`nox -s engines -- --help`)."""
+    run_tool(session, "ner_build.engines", groups="main,dev")
 
 
 @nox.session

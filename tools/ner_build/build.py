@@ -283,9 +283,10 @@ def run(options: BuildOptions) -> BuildResult:
     wheel = prepare_model(
         options, lockfile.locked_version(ROOT / "poetry.lock", "spacy"), fallbacks
     )
-    step("checking the Docker engine and BuildKit")
-    docker.check_engine()
+    step(f"checking the engine behind `{docker}`")
+    engine = docker.check_engine()
     docker.check_buildkit()
+    step(f"building with {engine}")
     base = base_or_fallback(docker, options, fallbacks)
     if fallbacks and fallbacks[-1].input == "base image":
         options = replace(options, base_image=base)
@@ -293,9 +294,7 @@ def run(options: BuildOptions) -> BuildResult:
     step(f"building {tags[1]}")
     iid_file = ROOT / "build" / "image.iid"
     started = time.monotonic()
-    docker.stream(
-        "build",
-        "--progress=plain",
+    docker.build(
         f"--file={dockerfile(options)}",
         f"--iidfile={iid_file}",
         *build_args(options, wheel, version, revision, fallbacks),
@@ -303,7 +302,7 @@ def run(options: BuildOptions) -> BuildResult:
         str(ROOT),
     )
     built = time.monotonic()
-    step("clamping file times and created to the commit time")
+    step("writing the image in canonical form (ner_build.normalize), times at the commit's")
     image_id = normalize.normalize_image(
         docker,
         iid_file.read_text().strip(),
@@ -312,7 +311,7 @@ def run(options: BuildOptions) -> BuildResult:
         ROOT / "build",
         keep_layers=docker.layer_count(base),
     )
-    seconds = {"docker build": built - started, "normalize": time.monotonic() - built}
+    seconds = {"build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
     return BuildResult(
         image_id,
@@ -324,6 +323,7 @@ def run(options: BuildOptions) -> BuildResult:
         ca_bundle,
         seconds,
         [asdict(f) for f in fallbacks],
+        engine,
     )
 
 
@@ -341,7 +341,13 @@ def verify(docker: Docker, image_id: str) -> None:
 
 def report(result: BuildResult) -> None:
     print(
-        "\n".join(["built:", *(f"  {tag}" for tag in result.tags), f"image ID: {result.image_id}"])
+        "\n".join(
+            [
+                f"built with {result.engine}:",
+                *(f"  {tag}" for tag in result.tags),
+                f"image ID: {result.image_id}",
+            ]
+        )
     )
     print(f"SBOM: {SBOM.relative_to(ROOT)}")
     if result.fallbacks:

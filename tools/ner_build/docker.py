@@ -1,17 +1,27 @@
-"""The container engine's CLI, as the tools use it: engine and BuildKit checks, images, builds.
+"""The container engine, as the tools use it: one interface over three engines.
 
-Everything that talks to an engine goes through `Docker`, a client command such as ("docker",)
-or ("/usr/bin/docker", "-H", "unix:///run/docker.sock"), taken from DOCKER or --docker.
+Everything that talks to an engine goes through `Docker`, a client command such as ("docker",),
+("/usr/bin/docker", "-H", "unix:///run/docker.sock") or ("podman",), taken from DOCKER or
+--docker. The client decides the engine (`Engine`), detected once from `CLIENT --version`:
+
+- `BuiltinBuildKit`: Docker <= 22 with BuildKit built into `docker build` (DOCKER_BUILDKIT=1);
+- `Buildx`: Docker >= 23, whose `docker buildx build --load` is BuildKit >= 0.13;
+- `Podman`: Podman >= 4 (buildah), building in docker format so HEALTHCHECK is kept.
+
+The commands they share (image inspect, tag, save, load, run, ...) are the same on all three.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ner_build import process
 from ner_build.errors import BaseImageUnavailable, CheckFailed
@@ -19,23 +29,64 @@ from ner_build.errors import BaseImageUnavailable, CheckFailed
 START_ENGINE_HINT = (
     "Start a Docker engine (e.g. `sudo systemctl start docker`, or on a host without systemd "
     "`sudo setsid dockerd >/var/log/dockerd.log 2>&1 &`), or point DOCKER / --docker at a client "
-    "whose engine runs."
+    "whose engine runs (e.g. DOCKER=podman)."
 )
 INSTALL_HINT = (
-    "Install Docker (Debian: `apt-get install docker.io`) or set DOCKER / --docker to its path."
+    "Install Docker (Debian: `apt-get install docker.io`) or Podman (`apt-get install podman`), "
+    "or set DOCKER / --docker to the client's path."
 )
 BUILDKIT = {"DOCKER_BUILDKIT": "1"}
 
 
 @dataclass(frozen=True)
+class Engine:
+    """What differs between engines: how to ask for the version, how to build, how to remove."""
+
+    name: str
+    version_format: tuple[str, ...] = ("info", "--format", "{{.ServerVersion}}")
+    build_command: tuple[str, ...] = ("build", "--progress=plain")
+    remove_command: tuple[str, ...] = ("image", "rm", "--no-prune")
+    has_buildkit_check: bool = True
+
+    def describe(self, version: str) -> str:
+        return f"{self.name} {version}".strip()
+
+
+BuiltinBuildKit = Engine("Docker (built-in BuildKit)")
+Buildx = Engine(
+    "Docker (buildx)",
+    build_command=(
+        "buildx", "build", "--load", "--provenance=false", "--sbom=false", "--progress=plain",
+    ),
+)  # fmt: skip
+Podman = Engine(
+    "Podman",
+    version_format=("info", "--format", "{{.Version.Version}}"),
+    build_command=("build", "--format=docker"),
+    remove_command=("image", "rm"),
+    has_buildkit_check=False,
+)
+ENGINES = (BuiltinBuildKit, Buildx, Podman)
+
+
+def detect(version_output: str, has_buildx: bool) -> Engine:
+    """The engine a client drives, from its `--version` output and whether buildx answers."""
+    if re.match(r"podman(-remote)? version", version_output.strip(), re.IGNORECASE):
+        return Podman
+    return Buildx if has_buildx else BuiltinBuildKit
+
+
+@dataclass(frozen=True)
 class Docker:
-    """A docker client command, e.g. ("docker",) or ("/usr/bin/docker",)."""
+    """A client command, e.g. ("docker",) or ("podman",), and the environment it needs beyond
+    the process's own (e.g. DOCKER_HOST, CONTAINERS_CONF for an engine of `nox -s engines`)."""
 
     command: tuple[str, ...] = ("docker",)
+    environment: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_string(cls, command: str) -> Docker:
-        return cls(tuple(shlex.split(command)))
+    def from_string(cls, command: str, environment: Mapping[str, str] | None = None) -> Docker:
+        return cls(tuple(shlex.split(command)), tuple(sorted((environment or {}).items())))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Docker:
@@ -45,37 +96,56 @@ class Docker:
     def __str__(self) -> str:
         return shlex.join(self.command)
 
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The engine this client drives (asked once)."""
+        version = self.run("--version")
+        if version.returncode:
+            return BuiltinBuildKit  # the calls that need the engine report what is wrong
+        if Podman is detect(version.stdout, has_buildx=False):
+            return Podman
+        return detect(version.stdout, self.run("buildx", "version").returncode == 0)
+
     def run(
         self, *args: str, input_text: str | None = None, check: bool = False
     ) -> subprocess.CompletedProcess[str]:
         """Run a client command, output captured; with check, failing raises FailedProcessError."""
         return process.run(
             [*self.command, *args],
-            env=BUILDKIT,
+            env=self._env,
             input_text=input_text,
             check=check,
-            missing=f"The docker client was not found. {INSTALL_HINT}",
+            missing=f"The client `{self}` was not found. {INSTALL_HINT}",
         )
 
     def stream(self, *args: str, hint: str = "") -> None:
         """Run a client command with its output going straight to the terminal."""
         process.stream(
             [*self.command, *args],
-            env=BUILDKIT,
+            env=self._env,
             hint=hint,
-            missing=f"The docker client was not found. {INSTALL_HINT}",
+            missing=f"The client `{self}` was not found. {INSTALL_HINT}",
         )
 
-    def check_engine(self) -> None:
-        result = self.run("info", "--format", "{{.ServerVersion}}")
+    @property
+    def _env(self) -> dict[str, str]:
+        return {**BUILDKIT, **dict(self.environment)}
+
+    def check_engine(self) -> str:
+        """The engine and its version, e.g. "Podman 4.3.1"; CheckFailed when none answers."""
+        engine = self.engine
+        result = self.run(*engine.version_format)
         if result.returncode or not result.stdout.strip():
             raise CheckFailed(
-                f"No Docker engine answers `{self} info`: "
+                f"No {engine.name} engine answers `{self} {shlex.join(engine.version_format)}`: "
                 f"{result.stderr.strip()}\n{START_ENGINE_HINT}"
             )
+        return engine.describe(result.stdout.strip())
 
     def check_buildkit(self) -> None:
         """Build an empty image with BuildKit: fails on clients whose BuildKit is missing."""
+        if not self.engine.has_buildkit_check:
+            return
         result = self.run(
             "build", "--quiet", "-", input_text="FROM scratch\nLABEL ner-app.probe=1\n"
         )
@@ -86,9 +156,17 @@ class Docker:
                 "BuildKit such as Debian's /usr/bin/docker, via DOCKER / --docker."
             )
 
+    def build(self, *args: str) -> None:
+        """Build with this engine's builder; the output goes to the terminal."""
+        self.stream(*self.engine.build_command, *args)
+
     def image_id(self, ref: str) -> str | None:
+        """The image's ID as "sha256:<hex>" (Podman prints it without the prefix)."""
         result = self.run("image", "inspect", "--format", "{{.Id}}", ref)
-        return result.stdout.strip() if result.returncode == 0 else None
+        if result.returncode or not result.stdout.strip():
+            return None
+        found = result.stdout.strip()
+        return found if found.startswith("sha256:") else f"sha256:{found}"
 
     def labels(self, ref: str) -> dict[str, str]:
         """The image's labels; CheckFailed when the image is not in the engine."""
@@ -123,3 +201,14 @@ class Docker:
     def tag(self, source: str, targets: Sequence[str]) -> None:
         for target in targets:
             self.run("tag", source, target, check=True)
+
+    def save(self, ref: str, archive: Path) -> None:
+        """Write the image to an archive (docker-archive, or OCI layout on Docker >= 25)."""
+        self.stream("save", "--output", str(archive), ref)
+
+    def load(self, archive: Path) -> None:
+        self.stream("load", "--quiet", "--input", str(archive))
+
+    def remove_image(self, ref: str) -> None:
+        """Remove an image (or tag) this tool made; a failure is left to the user's engine."""
+        self.run(*self.engine.remove_command, ref)

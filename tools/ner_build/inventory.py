@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import HashAlgorithm, HashType
@@ -76,15 +75,14 @@ class Inventory:
 
 def read_image(docker: Docker, image: str) -> Inventory:
     """Ask the image, run offline, what it has installed."""
-    inspected = docker.run("image", "inspect", "--format", "{{json .}}", image)
-    if inspected.returncode:
+    image_id = docker.image_id(image)
+    if image_id is None:
         raise CheckFailed(f"Image {image} is not in the engine: build it with `nox -s build`.")
-    attrs: dict[str, Any] = json.loads(inspected.stdout)
     listing = ["run", "--rm", "--network=none", "--entrypoint=python", image, "-c", REPORT]
     report = json.loads(docker.run(*listing, check=True).stdout)
     return Inventory(
-        attrs["Id"],
-        attrs["Config"].get("Labels") or {},
+        image_id,
+        docker.labels(image),
         report["environment"],
         [Distribution(**d) for d in report["distributions"]],
     )

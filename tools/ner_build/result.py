@@ -35,6 +35,7 @@ class BuildResult:
     ca_bundle: str | None
     seconds: dict[str, float] = field(default_factory=dict)  # per step, for nox -s bench
     fallbacks: list[dict[str, str]] = field(default_factory=list)
+    engine: str = ""  # the engine that built it, e.g. "Podman 4.3.1"
 
     @classmethod
     def load(cls, path: Path = RESULT) -> BuildResult:

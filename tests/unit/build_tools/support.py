@@ -72,3 +72,18 @@ def commit(repo: Path, files: dict[str, str], epoch: int, message: str = "change
     git(repo, "add", "--", *files)
     git(repo, "commit", "-q", "-m", message, epoch=epoch)
     return git(repo, "rev-parse", "HEAD")
+
+
+def with_raw_mode(layer: bytes, name: str, mode: int) -> bytes:
+    """The layer with the tar header of `name` carrying this mode verbatim, file-type bits
+    included, as buildah writes it (Python's tarfile writes only the permission bits)."""
+    data = bytearray(layer)
+    for offset in range(0, len(data), 512):
+        if data[offset : offset + 100].rstrip(b"\0").rstrip(b"/") == name.encode():
+            header = data[offset : offset + 512]
+            header[100:108] = b"%07o\0" % mode
+            header[148:156] = b" " * 8
+            header[148:156] = b"%06o\0 " % sum(header)
+            data[offset : offset + 512] = header
+            return bytes(data)
+    raise ValueError(f"{name} is not in the layer")

@@ -9,6 +9,8 @@ from typing import Any
 from ner_build import compare
 from ner_build.compare import Entry, Image
 
+from .support import with_raw_mode
+
 MTIME = 1_700_000_000
 APP_CONF = b"workers = 4\n"
 
@@ -200,6 +202,9 @@ def test_configs_differing_only_in_created_times_are_told_apart() -> None:
     assert list(compare.compare(first, second)) == [
         f"image ID: {ID_A} != {ID_B}",
         "config differs only in its timestamps",
+        '  created: "2023-01-01T00:00:00Z" != "2024-02-02T00:00:00Z"',
+        '  history[0].created: "2023-01-01T00:00:00Z" != "2024-02-02T00:00:00Z"',
+        '  history[1].created: "2023-01-01T00:00:00Z" != "2024-02-02T00:00:00Z"',
     ]
 
 
@@ -209,6 +214,8 @@ def test_configs_differing_beyond_their_times_are_reported_so() -> None:
     assert list(compare.compare(first, second)) == [
         f"image ID: {ID_A} != {ID_B}",
         "config differs, beyond timestamps",
+        "  config.Env[1]: only in second",
+        "  config.Labels.revision: only in first",
     ]
 
 
@@ -225,6 +232,26 @@ def test_only_layers_with_different_diff_ids_are_reported_with_their_paths() -> 
     ]
 
 
+def test_layers_with_the_same_entries_are_told_apart_by_their_encoding() -> None:
+    buildkit = layer((info("a", uname="root", gname="root"), b"a"), (info("b"), b"b"))
+    buildah = with_raw_mode(
+        layer((info("b", mode=0o644), b"b"), (info("a", uname="", gname=""), b"a")), "b", 0o100644
+    )
+    first = image(ID_A, [DIFF_1], [entries_of(buildkit)])
+    second = image(ID_B, [DIFF_2], [entries_of(buildah)])
+    assert list(compare.compare(first, second))[-2:] == [
+        f"layer 0: {DIFF_1} != {DIFF_2}",
+        "  encoding: member positions differ on 2 of 2 paths; file-type bits in the mode field "
+        "differ on 1 of 2 paths; user/group names differ on 1 of 2 paths",
+    ]
+
+
+def test_layers_differing_in_nothing_but_their_bytes_say_so() -> None:
+    first = image(ID_A, [DIFF_1], [entries_of(app_layer())])
+    second = image(ID_B, [DIFF_2], [entries_of(app_layer())])
+    assert list(compare.compare(first, second))[-1] == "  encoding: tar headers or padding only"
+
+
 def test_a_different_layer_count_is_reported() -> None:
     first = image(ID_A, [DIFF_1], [{}])
     second = image(ID_B, [DIFF_1, DIFF_2], [{}, {"new": entry()}])
@@ -238,8 +265,8 @@ def test_compare_reads_the_differences_of_two_saved_archives(tmp_path: Path) -> 
     lines = list(compare.compare(first, second))
     assert lines[0].startswith("image ID: ")
     assert lines[1] == "config differs, beyond timestamps"
-    assert lines[2].startswith("layer 0: sha256:")
-    assert lines[3:] == [f"  {path}: mtime" for path in sorted(entries_of(app_layer()))]
+    layer_line = next(i for i, line in enumerate(lines) if line.startswith("layer 0: sha256:"))
+    assert lines[layer_line + 1 :] == [f"  {p}: mtime" for p in sorted(entries_of(app_layer()))]
 
 
 def test_the_same_saved_archive_compares_identical(tmp_path: Path) -> None:

@@ -1,12 +1,19 @@
-"""These use the real Docker engine through DOCKER (a client with BuildKit, e.g. Debian's 20.10)."""
+"""These use the real Docker engine through DOCKER (a client with BuildKit, e.g. Debian's 20.10),
+and Podman (Debian's podman, provisioned by tools/provision-debian podman)."""
 
+import re
+import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
+from ner_build import docker as engines
+from ner_build import normalize
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, FailedProcessError
 
 from .support import DOCKER
+from .test_normalize import EPOCH, layer, member, save_archive
 
 ABSENT = "ner-app-test-absent:never"
 NO_BUILDX = "ERROR: BuildKit is enabled but the buildx component is missing or broken."
@@ -95,3 +102,84 @@ def test_tag_of_a_missing_source_fails(docker: Docker) -> None:
         docker.tag(ABSENT, ["ner-app-test-absent:target"])
     assert error.value.command[-2:] == ("ner-app-test-absent:never", "ner-app-test-absent:target")
     assert "No such image" in error.value.output
+
+
+# --- which engine a client drives -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "has_buildx", "engine"),
+    [
+        ("Docker version 20.10.24+dfsg1, build 297e128", False, engines.BuiltinBuildKit),
+        ("Docker version 26.1.5+dfsg1, build a72d7cd", True, engines.Buildx),
+        ("Docker version 28.2.2, build e6534b4", True, engines.Buildx),
+        ("podman version 4.3.1", False, engines.Podman),
+        ("podman-remote version 5.2.0", False, engines.Podman),
+    ],
+)
+def test_detect_tells_the_engine_from_the_client(
+    version: str, has_buildx: bool, engine: engines.Engine
+) -> None:
+    assert engines.detect(version, has_buildx) is engine
+
+
+def test_the_docker_client_drives_docker_with_buildkit(docker: Docker) -> None:
+    assert docker.engine in (engines.BuiltinBuildKit, engines.Buildx)
+    assert docker.check_engine().startswith("Docker")
+
+
+def test_a_client_without_buildx_builds_with_the_builtin_buildkit(
+    client_without_buildx: Docker,
+) -> None:
+    assert client_without_buildx.engine is engines.BuiltinBuildKit
+
+
+def podman() -> Docker:
+    if not shutil.which("podman"):
+        pytest.fail("podman is missing: run `tools/provision-debian podman` (Debian: podman)")
+    return Docker(("podman",))
+
+
+def test_podman_is_detected_and_named_with_its_version() -> None:
+    client = podman()
+    assert client.engine is engines.Podman
+    assert re.fullmatch(r"Podman \d+\.\d+\.\d+", client.check_engine())
+
+
+def test_podman_builds_in_docker_format_so_the_healthcheck_is_kept() -> None:
+    assert "--format=docker" in engines.Podman.build_command
+    assert not engines.Podman.has_buildkit_check
+
+
+def test_a_podman_that_does_not_answer_fails_naming_podman() -> None:
+    client = Docker(("podman", "--remote", "--url", "unix:///nonexistent.sock"))
+    with pytest.raises(CheckFailed) as error:
+        client.check_engine()
+    message = str(error.value)
+    assert "No Podman engine answers" in message
+    assert "podman --remote --url unix:///nonexistent.sock info" in message
+    assert "DOCKER=podman" in message
+
+
+@pytest.mark.parametrize("client", ["docker", "podman"])
+def test_a_loaded_canonical_archive_keeps_its_image_id_on_each_engine(
+    client: str, tmp_path: Path
+) -> None:
+    """`docker load` and `podman load` both take a canonical archive's config digest as the
+    image ID: what lets every engine end with the same ID."""
+    engine = podman() if client == "podman" else Docker((DOCKER,))
+    tag = "ner-app-test-load:canonical"
+    base = layer(member("etc", kind=tarfile.DIRTYPE, mode=0o755), member("etc/os", b"Debian\n"))
+    app = layer(
+        member("opt", kind=tarfile.DIRTYPE, mode=0o755),
+        member("opt/app.py", b"print()\n", owner=(10001, 0)),
+        member("opt/python", kind=tarfile.SYMTYPE, linkname="/usr/bin/python3"),
+    )
+    saved = save_archive(tmp_path / "saved.tar", [base, app])
+    image_id = normalize.normalize_archive(saved, tmp_path / "canonical.tar", EPOCH, [tag], 1)
+    engine.load(tmp_path / "canonical.tar")
+    try:
+        assert engine.image_id(tag) == image_id
+    finally:
+        engine.remove_image(tag)
+    assert engine.image_id(tag) is None
