@@ -2,8 +2,8 @@
 
     script/up      build the image (falling back to local stand-ins, loudly, where the pinned
                    base image or model cannot be had) and serve the app
-    script/test    every check CI runs; on a Debian/Ubuntu host it first provisions the engine,
-                   Chromium and the other Debian tools
+    script/test    every check CI runs; on a Debian/Ubuntu host it first provisions the engines
+                   (Docker 20.10, Docker 26 beside it, Podman), Chromium and the other tools
 
 Both install their tools (Poetry with its export plugin, nox, uv) hash-checked first (see
 bootstrap.py). Only the standard library is used here.
@@ -108,7 +108,7 @@ def nox(args: Sequence[str], env: Mapping[str, str]) -> None:
 def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> None:
     """Provision (Debian/Ubuntu), bootstrap the tools, then run nox: every session CI runs."""
     if env.get("NER_PROVISION", "1") != "0":
-        provision(["engine", "base-image", "browser", "registry"])
+        provision(["engine", "base-image", "browser", "registry", "docker26", "podman"])
     docker = docker_client(env)
     session_env = session_environment(docker, env)
     base = base_image_for_tests(docker, env)

@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,22 @@ class Docker:
 
     def load(self, archive: Path) -> None:
         self.stream("load", "--quiet", "--input", str(archive))
+
+    def push(self, ref: str) -> str | None:
+        """Push a tag; Podman reports the pushed manifest's digest (Docker records it in the
+        image's RepoDigests instead, so None). Like Docker, Podman may use plain HTTP for a
+        registry on localhost or 127.0.0.0/8."""
+        if self.engine is not Podman:
+            self.stream("push", ref)
+            return None
+        with tempfile.TemporaryDirectory(prefix="ner-app-push-") as tmp:
+            digest_file = Path(tmp, "digest")
+            local = ref.split("/", 1)[0].split(":")[0] in ("localhost", "::1") or ref.startswith(
+                "127."
+            )
+            tls = ["--tls-verify=false"] if local else []
+            self.stream("push", *tls, f"--digestfile={digest_file}", ref)
+            return digest_file.read_text().strip()
 
     def remove_image(self, ref: str) -> None:
         """Remove an image (or tag) this tool made; a failure is left to the user's engine."""

@@ -138,9 +138,10 @@ def test_on(setup: EngineSetup, pytest_args: Sequence[str]) -> bool:
 
 
 def report(outcomes: Sequence[Outcome]) -> None:
-    print("\nengine     built with                          build s  image ID")
+    print(f"\n{'engine':<10} {'built with':<44} build s  tests  image ID")
     for o in outcomes:
-        print(f"{o.name:<10} {o.engine:<35} {o.build_seconds:7.1f}  {o.image_id}")
+        tests = {None: "-", True: "pass", False: "FAIL"}[o.tests_passed]
+        print(f"{o.name:<10} {o.engine:<44} {o.build_seconds:7.1f}  {tests:<5}  {o.image_id}")
     SUMMARY.write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
 
 

@@ -122,12 +122,12 @@ def publish(options: PublishOptions) -> Published:
     )
     refs = target_refs(options.repository, local_tags, options.tags)
     docker.tag(image_id, refs)
+    digests = []
     for ref in refs:
         console.step(f"pushing {ref}")
-        docker.stream("push", ref)
-    published = Published(
-        options.repository, pushed_digest(docker, image_id, options.repository), refs
-    )
+        digests.append(docker.push(ref))
+    digest = digests[0] or pushed_digest(docker, image_id, options.repository)
+    published = Published(options.repository, digest, refs)
     PUBLISH_RESULT.write_text(json.dumps(asdict(published), indent=2) + "\n")
     return published
 
