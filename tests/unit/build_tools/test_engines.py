@@ -14,12 +14,12 @@ def test_an_env_file_is_read_with_shell_quoting_and_comments(tmp_path: Path) -> 
     env = write(
         tmp_path / "docker26.env",
         "# Docker 26 from a trixie root\n"
-        "DOCKER='/usr/local/bin/docker --config /var/lib/ner-app/docker26-cli'\n"
+        "DOCKER='/opt/d26/docker --config /var/lib/ner-app/docker26-cli'\n"
         "\n"
         "DOCKER_HOST=unix:///var/lib/ner-app/trixie/run/docker26.sock\n",
     )
     assert engines.read_env_file(env) == {
-        "DOCKER": "/usr/local/bin/docker --config /var/lib/ner-app/docker26-cli",
+        "DOCKER": "/opt/d26/docker --config /var/lib/ner-app/docker26-cli",
         "DOCKER_HOST": "unix:///var/lib/ner-app/trixie/run/docker26.sock",
     }
 
@@ -40,9 +40,9 @@ def test_the_default_engine_comes_first_then_the_env_files_by_name(tmp_path: Pat
     write(tmp_path / "podman.env", "DOCKER=podman\nCONTAINERS_CONF=/etc/ner.conf\n")
     write(tmp_path / "docker26.env", "DOCKER=docker\nDOCKER_HOST=unix:///d26.sock\n")
     write(tmp_path / "notes.txt", "not an engine\n")
-    found = engines.find_engines(tmp_path, {"DOCKER": "/usr/bin/docker"})
+    found = engines.find_engines(tmp_path, {"DOCKER": "/opt/d20/docker"})
     assert [(s.name, s.env["DOCKER"]) for s in found] == [
-        ("default", "/usr/bin/docker"),
+        ("default", "/opt/d20/docker"),
         ("docker26", "docker"),
         ("podman", "podman"),
     ]
