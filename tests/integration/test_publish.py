@@ -10,6 +10,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.registry import local_registry
 from ner_build.result import BuildResult
@@ -70,11 +71,15 @@ def test_publish_round_trip_through_a_real_registry(
     assert remote["Digest"] == digest
     assert remote["Labels"]["org.opencontainers.image.revision"] == built.revision
 
+    # Into the engine under test through its own client (skopeo's docker-daemon: transport
+    # reaches only the default Docker socket, not Podman or a second dockerd).
     local = f"ner-app-fetched:{sha_tag}"
-    skopeo("copy", f"dir:{fetched}", f"docker-daemon:{local}")
+    skopeo("copy", f"dir:{fetched}", f"docker-archive:{tmp_path / 'fetched.tar'}:{local}")
+    engine = Docker.from_env()
+    engine.load(tmp_path / "fetched.tar")
     try:
         container = start_app(image_ref=local)
         assert http_get(url(container, "/_stcore/health")) == (200, "ok")
         assert json.loads(http_get(url(container, "/readyz"))[1])["status"] == "ready"
     finally:
-        docker_client.images.remove(local)
+        engine.remove_image(local)

@@ -29,13 +29,15 @@ from ner_build.result import BuildResult
 
 ENGINES_DIR = Path("/var/lib/ner-app/engines")
 SUMMARY = BUILD / "engines.json"
-# What runs on every engine: health, readiness, NER in a real browser, the hardened run, and
-# the image's contents. The whole suite runs on the default engine (`nox -s integration`).
+# What runs on every engine: health, readiness, NER in a real browser, the hardened run, the
+# image's contents and the registry round trip. The whole suite runs on the default engine
+# (`nox -s integration`).
 CORE_TESTS = (
     "tests/integration/test_probes.py",
     "tests/integration/test_browser.py",
     "tests/integration/test_hardening.py",
     "tests/integration/test_contents.py",
+    "tests/integration/test_publish.py",
 )
 PROVISION_HINT = "On Debian/Ubuntu: `sudo tools/provision-debian docker26 podman`."
 
