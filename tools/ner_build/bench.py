@@ -70,7 +70,8 @@ BUDGETS = [
 THROUGHPUT = """
 import json, sys, time, spacy
 nlp = spacy.load(sys.argv[1])
-docs = open(sys.argv[2], encoding="utf-8").read().splitlines()
+source = sys.stdin if sys.argv[2] == "-" else open(sys.argv[2], encoding="utf-8")
+docs = source.read().splitlines()
 list(nlp.pipe(docs))  # a full pass first: the vocabulary fills, code and data get warm
 rates = []
 for _ in range(int(sys.argv[3])):
@@ -381,10 +382,12 @@ def measure_memory(
 
 def measure_throughput(docker: Docker, images: Images, runs: int, results: Results) -> None:
     package = images.ours.model
+    # The corpus goes in on stdin, not as a bind mount: the engine may not see this host's
+    # files (a remote DOCKER_HOST, a VM, a daemon in a mount namespace of its own).
     inside = json.loads(docker.run(
-        "run", "--rm", "--network=none", "--entrypoint=python",
-        f"--volume={CORPUS}:/bench/corpus.txt:ro", images.ours.image_id,
-        "-c", THROUGHPUT, package, "/bench/corpus.txt", str(runs), check=True,
+        "run", "--rm", "--interactive", "--network=none", "--entrypoint=python",
+        images.ours.image_id, "-c", THROUGHPUT, package, "-", str(runs),
+        input_text=CORPUS.read_text(encoding="utf-8"), check=True,
     ).stdout)  # fmt: skip
     host = json.loads(
         process.output([sys.executable, "-c", THROUGHPUT, package, CORPUS, str(runs)])
