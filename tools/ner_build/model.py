@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import shutil
 import tempfile
 import tomllib
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.metadata import Metadata
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from ner_build.digest import sha256_of
@@ -102,23 +103,46 @@ def verify(path: Path, expected: str, source: str) -> None:
 
 
 def inspect(path: Path) -> ModelWheel:
-    """Read name, version and spaCy requirement from a pipeline wheel's METADATA."""
+    """Read name, version and spaCy requirement from a pipeline wheel: its METADATA's
+    `Requires-Dist: spacy…`, or where that is silent (some published pipelines are), the
+    `spacy_version` of the package's meta.json, which is what spaCy itself checks on load."""
     if not path.is_file():
         raise CheckFailed(f"Model wheel {path} does not exist; give the path of a .whl file.")
     try:
         with zipfile.ZipFile(path) as wheel:
             meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
             meta = Metadata.from_email(wheel.read(meta_name), validate=False)
+            spacy_reqs = [
+                r for r in meta.requires_dist or [] if canonicalize_name(r.name) == "spacy"
+            ]
+            requirement = (
+                str(spacy_reqs[0].specifier) if spacy_reqs else meta_json_requirement(wheel, meta)
+            )
     except (zipfile.BadZipFile, StopIteration):
         raise CheckFailed(
             f"{path} is not a wheel with METADATA; give a spaCy pipeline wheel."
         ) from None
-    spacy_reqs = [r for r in meta.requires_dist or [] if canonicalize_name(r.name) == "spacy"]
-    if not spacy_reqs:
-        raise CheckFailed(f"{path} does not require spaCy; it is not a spaCy pipeline package.")
-    return ModelWheel(
-        path, meta.name, str(meta.version), sha256_of(path), str(spacy_reqs[0].specifier)
-    )
+    if requirement is None:
+        raise CheckFailed(
+            f"{path} does not require spaCy and has no meta.json with a spacy_version; it is "
+            "not a spaCy pipeline package. Package the pipeline with `python -m spacy package`."
+        )
+    return ModelWheel(path, meta.name, str(meta.version), sha256_of(path), requirement)
+
+
+def meta_json_requirement(wheel: zipfile.ZipFile, meta: Metadata) -> str | None:
+    """The spacy_version of the pipeline's meta.json (package/meta.json), if it has one."""
+    name = f"{canonicalize_name(meta.name).replace('-', '_')}/meta.json"
+    try:
+        version = json.loads(wheel.read(name)).get("spacy_version")
+    except (KeyError, ValueError, AttributeError):
+        return None
+    if not isinstance(version, str) or not version.strip():
+        return None
+    try:
+        return str(SpecifierSet(version))
+    except InvalidSpecifier:
+        return None
 
 
 def check_spacy_compatible(model: ModelWheel, locked_spacy: str) -> None:

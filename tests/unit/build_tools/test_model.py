@@ -1,4 +1,5 @@
 import hashlib
+import json
 import socket
 import zipfile
 from pathlib import Path
@@ -171,8 +172,65 @@ def test_inspect_of_a_wheel_that_does_not_require_spacy_fails(tmp_path: Path) ->
     with zipfile.ZipFile(other, "w") as archive:
         metadata = "Metadata-Version: 2.1\nName: other\nVersion: 1.0\nRequires-Dist: numpy\n"
         archive.writestr("other-1.0.dist-info/METADATA", metadata)
-    with pytest.raises(CheckFailed, match="does not require spaCy"):
+    with pytest.raises(CheckFailed, match="does not require spaCy") as error:
         model.inspect(other)
+    assert "no meta.json with a spacy_version" in str(error.value)
+
+
+def without_spacy_requirement(wheel: Path, out: Path, spacy_version: str | None = None) -> Path:
+    """The pipeline wheel as some published pipelines are: METADATA silent about spaCy; and
+    with another spacy_version in its meta.json when one is given."""
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.endswith(".dist-info/METADATA"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(
+                    line for line in lines if not line.lower().startswith("requires-dist: spacy")
+                ).encode()
+            elif item.filename.endswith("/meta.json") and spacy_version is not None:
+                data = json.dumps(json.loads(data) | {"spacy_version": spacy_version}).encode()
+            target.writestr(item, data)
+    return out
+
+
+def test_a_pipeline_whose_metadata_is_silent_takes_meta_jsons_spacy_version(
+    test_pipeline_wheel: Path, tmp_path: Path
+) -> None:
+    silent = without_spacy_requirement(test_pipeline_wheel, tmp_path / test_pipeline_wheel.name)
+    assert (
+        "Requires-Dist: spacy"
+        not in zipfile.ZipFile(silent).read("en_ner_test-0.1.0.dist-info/METADATA").decode()
+    )
+    wheel = model.inspect(silent)
+    assert SpecifierSet(wheel.spacy_requirement) == SpecifierSet(">=3.8.18,<3.9.0")
+    model.check_spacy_compatible(wheel, lockfile.locked_version(ROOT / "poetry.lock", "spacy"))
+
+
+def test_a_silent_pipeline_made_for_another_spacy_fails_with_the_fix(
+    test_pipeline_wheel: Path, tmp_path: Path
+) -> None:
+    other = without_spacy_requirement(
+        test_pipeline_wheel, tmp_path / test_pipeline_wheel.name, spacy_version=">=3.7.0,<3.8.0"
+    )
+    wheel = model.inspect(other)
+    with pytest.raises(CheckFailed) as error:
+        model.check_spacy_compatible(wheel, lockfile.locked_version(ROOT / "poetry.lock", "spacy"))
+    assert "requires spacy<3.8.0,>=3.7.0" in str(error.value)
+    assert "Use a pipeline built for spaCy" in str(error.value)
+
+
+def test_a_meta_json_without_a_usable_spacy_version_is_not_a_pipeline(tmp_path: Path) -> None:
+    for number, meta_json in enumerate(['{"name": "x"}', '{"spacy_version": "three"}', "[1]"]):
+        other = tmp_path / f"x{number}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(other, "w") as archive:
+            archive.writestr(
+                f"x{number}-1.0.dist-info/METADATA",
+                f"Metadata-Version: 2.1\nName: x{number}\nVersion: 1.0\n",
+            )
+            archive.writestr(f"x{number}/meta.json", meta_json)
+        with pytest.raises(CheckFailed, match="not a spaCy pipeline package"):
+            model.inspect(other)
 
 
 def test_inspect_of_a_missing_path_fails(tmp_path: Path) -> None:
