@@ -240,7 +240,7 @@ def measure_sizes(docker: Docker, images: Images, results: Results) -> None:
         for ref, name in ((ours_ref, OURS), (seed_ref, SEED)):
             target = f"{registry}/{name}:bench"
             docker.run("tag", ref, target, check=True)
-            docker.run("push", target, check=True)
+            docker.push(target)
             docker.run("rmi", target, check=True)
             pushed.append(pushed_size(registry, name, "bench") / MB)
     results.add("image size, compressed as pushed", "MB", [pushed[0]], [pushed[1]])
