@@ -67,7 +67,6 @@ Podman = Engine(
     remove_command=("image", "rm"),
     has_buildkit_check=False,
 )
-ENGINES = (BuiltinBuildKit, Buildx, Podman)
 
 
 def detect(version_output: str, has_buildx: bool) -> Engine:

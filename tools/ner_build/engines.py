@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ner_build import base_image, build, compare, console, process
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
     if args.no_tests:
         return 0
     passed = [
-        replace_passed(o, test_on(s, args.pytest_args))
+        replace(o, tests_passed=test_on(s, args.pytest_args))
         for s, o in zip(setups, outcomes, strict=True)
     ]
     report(passed)
@@ -176,10 +176,6 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
         print(f"core integration tests failed on: {', '.join(failed)}")
         return 1
     return 0
-
-
-def replace_passed(outcome: Outcome, passed: bool) -> Outcome:
-    return Outcome(**{**asdict(outcome), "tests_passed": passed})
 
 
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:

@@ -53,3 +53,13 @@ def test_the_default_engine_comes_first_then_the_env_files_by_name(tmp_path: Pat
 def test_without_engines_dir_only_the_default_engine_is_found(tmp_path: Path) -> None:
     found = engines.find_engines(tmp_path / "absent", {})
     assert [(s.name, s.env) for s in found] == [("default", {"DOCKER": "docker"})]
+
+
+def test_fewer_engines_than_required_fail_saying_how_to_provision(tmp_path: Path) -> None:
+    write(tmp_path / "podman.env", "DOCKER=podman\n")
+    args, build_argv = engines.parser({}).parse_known_args(["--engines-dir", str(tmp_path)])
+    with pytest.raises(CheckFailed) as error:
+        engines.run(args, build_argv, {"DOCKER": "docker"})
+    assert "Found 2 engine(s)" in str(error.value)
+    assert "at least 3" in str(error.value)
+    assert "tools/provision-debian docker26 podman" in str(error.value)
