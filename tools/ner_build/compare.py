@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ner_build import console, image_archive
+from ner_build import console, image_archive, normalize
 from ner_build.docker import Docker
 
 TIME_KEYS = ("created",)
@@ -94,8 +94,7 @@ def entries(layer: tarfile.TarFile) -> dict[str, Entry]:
         encoding = Encoding(
             position, member.mode & ~0o7777, (member.uname, member.gname), other_pax
         )
-        name = member.name.removeprefix("./").rstrip("/")
-        found[name] = Entry(
+        found[normalize.clean_name(member.name)] = Entry(
             kind, member.mode & 0o7777, (member.uid, member.gid), int(member.mtime), content,
             xattrs, encoding,
         )  # fmt: skip

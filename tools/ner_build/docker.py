@@ -218,9 +218,8 @@ class Docker:
             return None
         with tempfile.TemporaryDirectory(prefix="ner-app-push-") as tmp:
             digest_file = Path(tmp, "digest")
-            local = ref.split("/", 1)[0].split(":")[0] in ("localhost", "::1") or ref.startswith(
-                "127."
-            )
+            host = ref.split("/", 1)[0].rsplit(":", 1)[0]
+            local = host == "localhost" or host.startswith("127.")
             tls = ["--tls-verify=false"] if local else []
             self.stream("push", *tls, f"--digestfile={digest_file}", ref)
             return digest_file.read_text().strip()

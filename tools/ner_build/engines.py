@@ -11,6 +11,7 @@ Options after `--` other than these go to every build (`nox -s build -- --help`)
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
@@ -47,8 +48,9 @@ class EngineSetup:
     name: str
     env: dict[str, str]
 
-    @property
+    @functools.cached_property
     def docker(self) -> Docker:
+        """The client, made once: it asks the engine's kind only once."""
         extra = {k: v for k, v in self.env.items() if k != "DOCKER"}
         return Docker.from_string(self.env["DOCKER"], extra)
 
