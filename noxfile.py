@@ -102,7 +102,8 @@ def base_image(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Start the image `nox -s build` made and prove it works (needs a Docker engine)."""
     install_locked(session)
-    session.run("pytest", "tests/integration", *session.posargs, env=TOOLS_ENV)
+    env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}  # test_trained_pipeline builds an image
+    session.run("pytest", "tests/integration", *session.posargs, env=env)
 
 
 @nox.session

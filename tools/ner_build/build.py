@@ -49,6 +49,7 @@ class BuildOptions:
     buildx_args: list[str] = field(default_factory=list)
     dockerfile: Path | None = None  # None: docker/Dockerfile of the tree being built
     allow_fallbacks: bool = False
+    result: Path | None = None  # None: build/image.json
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -97,6 +98,13 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=bool(env.get("NER_ALLOW_FALLBACKS")),
         help="when the pinned base image or model cannot be had, use local stand-ins (a Debian-"
         "built base, the test pipeline) and mark the image unpublishable [NER_ALLOW_FALLBACKS]",
+    )
+    add(
+        "--result",
+        type=Path,
+        default=None,
+        help="where to record the image's tags and ID (default: build/image.json, which "
+        "integration and publish read); its SBOM goes beside it",
     )
     return parser
 
@@ -327,7 +335,7 @@ def run(options: BuildOptions) -> BuildResult:
     )
 
 
-def verify(docker: Docker, image_id: str) -> None:
+def verify(docker: Docker, image_id: str, sbom_path: Path = SBOM) -> None:
     """Fail unless the image holds exactly the lock's main group; then write its SBOM."""
     step("checking the image against poetry.lock and writing its SBOM")
     found = inventory.read_image(docker, image_id)
@@ -336,10 +344,11 @@ def verify(docker: Docker, image_id: str) -> None:
         raise VerificationFailed(
             "The image does not hold exactly poetry.lock's main group:\n  " + "\n  ".join(problems)
         )
-    SBOM.write_text(inventory.sbom(found))
+    sbom_path.parent.mkdir(parents=True, exist_ok=True)
+    sbom_path.write_text(inventory.sbom(found))
 
 
-def report(result: BuildResult) -> None:
+def report(result: BuildResult, sbom_path: Path = SBOM) -> None:
     print(
         "\n".join(
             [
@@ -349,7 +358,7 @@ def report(result: BuildResult) -> None:
             ]
         )
     )
-    print(f"SBOM: {SBOM.relative_to(ROOT)}")
+    print(f"SBOM: {sbom_path}")
     if result.fallbacks:
         lines = [
             "This image is NOT the product: pinned inputs were replaced by local stand-ins,",
@@ -366,11 +375,20 @@ def report(result: BuildResult) -> None:
         console.warn("built with local fallbacks", lines)
 
 
+def result_paths(options: BuildOptions) -> tuple[Path, Path]:
+    """Where the build records its result and writes the SBOM."""
+    if options.result is None:
+        return RESULT, SBOM
+    return options.result, options.result.with_suffix(".sbom.cdx.json")
+
+
 def command(options: BuildOptions) -> None:
+    result_path, sbom_path = result_paths(options)
     result = run(options)
-    verify(Docker.from_string(options.docker), result.image_id)
-    RESULT.write_text(json.dumps(asdict(result), indent=2) + "\n")
-    report(result)
+    verify(Docker.from_string(options.docker), result.image_id, sbom_path)
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    report(result, sbom_path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

