@@ -65,3 +65,18 @@ def test_the_build_ca_bundle_is_in_no_layer(
                 data = rootfs.extractfile(member).read().replace(b"\n", b"")  # type: ignore[union-attr]
                 found = [needle for needle in needles if needle in data]
                 assert not found, f"{member.name} holds a certificate of the build's CA bundle"
+
+
+NEVER_LOADED = (
+    "/opt/venv/share/jupyter",  # pydeck's Jupyter extension and its 19 MB source map
+    "/usr/local/lib/python3*/site-packages/pip",
+    "/opt/venv/lib/python3*/site-packages/pyarrow/libarrow_python.so",
+    "/opt/venv/lib/python3*/site-packages/pyarrow/libarrow_python.so.*.*.*",
+    "/opt/venv/lib/python3*/site-packages/pyarrow/*flight*",
+)
+
+
+def test_files_the_app_never_loads_are_not_shipped(start_app: StartApp) -> None:
+    container = start_app(wait_path=None)
+    probe = f"import glob; print([p for g in {NEVER_LOADED!r} for p in glob.glob(g)])"
+    assert run_in(container, "python", "-c", probe)[1].strip() == "[]"
