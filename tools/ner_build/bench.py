@@ -1,6 +1,7 @@
 """`nox -s bench`: measure our image against the classic recipe, in one run on this machine.
 
-Writes benchmarks/results.json and benchmarks/results.md, and puts the table in the README.
+Writes benchmarks/results.json, results.md and chart.svg, and puts the chart and the table in
+the README.
 It measures the committed HEAD, built in a temporary git worktree (the checkout is not
 touched). Cold builds run with --no-cache, which on Docker 20.10 also ignores BuildKit's cache
 mounts: they share nothing with earlier builds but the base image, and no cache is ever pruned,
@@ -29,7 +30,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from ner_build import browser as chromium
 from ner_build import build, console, git, model, process
-from ner_build.benchstats import Budget, Results, markdown, update_readme
+from ner_build.benchstats import Budget, Results, chart, markdown, update_readme
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ToolError
 from ner_build.paths import BUILD, CACHE, MODEL_PIN, ROOT
@@ -554,7 +555,9 @@ def write(results: Results, runs: int, commit: str) -> None:
         "budgets": [{**asdict(b), "met": b.holds(results.get(b.figure))} for b in BUDGETS],
     }
     (OUT / "results.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    update_readme(ROOT / "README.md", table)
+    svg = OUT / "chart.svg"
+    svg.write_text(chart(results, BUDGETS), encoding="utf-8")
+    update_readme(ROOT / "README.md", table, svg.relative_to(ROOT).as_posix())
     print(table)
 
 
