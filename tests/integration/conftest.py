@@ -127,10 +127,25 @@ def http_get(address: str) -> tuple[int, str]:
         return int(error.code), error.read().decode()
 
 
-def run_in(container: DockerContainer, *command: str) -> tuple[int, str]:
-    """Exit code and output of a command run inside the container."""
-    result = container.get_wrapped_container().exec_run(list(command))
+def run_in(
+    container: DockerContainer, *command: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Exit code and output of a command run inside the container (which has Python, but no
+    shell or coreutils)."""
+    result = container.get_wrapped_container().exec_run(list(command), environment=env)
     return int(result.exit_code), result.output.decode()
+
+
+def python_in(container: DockerContainer, code: str) -> tuple[int, str]:
+    """Exit code and output of Python code run inside the container."""
+    return run_in(container, "python", "-c", code)
+
+
+def read_in(container: DockerContainer, path: str) -> str:
+    """A text file's content, read inside the container."""
+    code, text = python_in(container, f"print(open({path!r}).read(), end='')")
+    assert code == 0, text
+    return text
 
 
 @contextlib.contextmanager

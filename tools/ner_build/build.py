@@ -17,7 +17,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from ner_build import base_image, console, git, inventory, lockfile, model, normalize, process
+from ner_build import (
+    base_image,
+    console,
+    git,
+    inventory,
+    lockfile,
+    model,
+    normalize,
+    process,
+    rootfs,
+)
 from ner_build.docker import Docker
 from ner_build.errors import BaseImageUnavailable, CheckFailed, ModelUnavailable, VerificationFailed
 from ner_build.paths import (
@@ -229,6 +239,7 @@ def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
         lockfile.pinned_requirement(ROOT / "poetry.lock", "uv")
     )
     shutil.copy2(wheel.path, CONTEXT / "model" / wheel.path.name)
+    shutil.copy2(Path(rootfs.__file__), CONTEXT / "rootfs.py")  # run by the rootfs stage
     step("building the app wheel")
     process.run(
         [
@@ -311,13 +322,14 @@ def run(options: BuildOptions) -> BuildResult:
     )
     built = time.monotonic()
     step("writing the image in canonical form (ner_build.normalize), times at the commit's")
+    built_id = iid_file.read_text().strip()
     image_id = normalize.normalize_image(
         docker,
-        iid_file.read_text().strip(),
+        built_id,
         git.commit_time(ROOT),
         tags,
         ROOT / "build",
-        keep_layers=docker.layer_count(base),
+        keep_layers=docker.shared_layers(built_id, base),
     )
     seconds = {"build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None

@@ -176,12 +176,22 @@ class Docker:
         labels: dict[str, str] = json.loads(result.stdout or "null") or {}
         return labels
 
-    def layer_count(self, ref: str) -> int:
-        """How many layers the (present) image has."""
-        result = self.run("image", "inspect", "--format", "{{len .RootFS.Layers}}", ref)
+    def layers(self, ref: str) -> list[str]:
+        """The diff IDs of the (present) image's layers, bottom first."""
+        result = self.run("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref)
         if result.returncode:
             raise CheckFailed(f"Image {ref} is not in the engine: {result.stderr.strip()}")
-        return int(result.stdout.strip())
+        layers: list[str] = json.loads(result.stdout) or []
+        return layers
+
+    def shared_layers(self, ref: str, base: str) -> int:
+        """How many of ref's bottom layers are base's (none when ref starts FROM scratch)."""
+        count = 0
+        for ours, theirs in zip(self.layers(ref), self.layers(base), strict=False):
+            if ours != theirs:
+                break
+            count += 1
+        return count
 
     def ensure_image(self, ref: str, hint: str) -> str:
         """The local ID of a base image, pulling it when absent; BaseImageUnavailable with the
