@@ -28,7 +28,7 @@ def test_installed_distributions_are_exactly_the_lock_plus_app_and_model(
 TOOLS = ("sh", "bash", "dash", "apt", "apt-get", "dpkg", "perl", "pip", "pip3", "poetry", "uv",
          "gcc", "cc", "curl", "ls", "cat")  # fmt: skip
 LEFTOVERS = ("/var/lib/apt", "/var/cache/apt", "/root/.cache", "/opt/uv", "/tmp/requirements.txt",
-             "/tmp/model", "/tmp/app", "/tmp/rootfs.py", "/rootfs")  # fmt: skip
+             "/tmp/model", "/tmp/app", "/opt/rootfs.py", "/rootfs")  # fmt: skip
 
 
 def test_contains_no_shell_package_manager_build_tools_or_caches(start_app: StartApp) -> None:

@@ -153,6 +153,18 @@ def write_dpkg_records(paths: Iterable[str], dest: Path) -> None:
         (folder / name).write_text(record)
 
 
+def settle_times(dest: Path, made_at: int) -> None:
+    """Give every entry its source's mtime, and what this script made (the dpkg records, /tmp)
+    made_at: then the layer depends on the base and the venv, not on when it was built."""
+    for root, dirs, files in os.walk(dest, topdown=False):
+        for name in [*files, *dirs]:
+            path = Path(root) / name
+            source = Path("/") / path.relative_to(dest)
+            made = source == Path("/tmp") or not os.path.lexists(source)
+            mtime = made_at if made else os.lstat(source).st_mtime_ns // 10**9
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+
 def main(argv: list[str]) -> int:
     dest, trees = Path(argv[0]), [Path(tree) for tree in argv[1:]]
     paths = needed(trees)
@@ -161,6 +173,8 @@ def main(argv: list[str]) -> int:
     write_dpkg_records(paths, dest)
     (dest / "tmp").mkdir(mode=0o1777, exist_ok=True)
     (dest / "tmp").chmod(0o1777)
+    made_at = DPKG / "status" if (DPKG / "status").exists() else Path(sys.executable)
+    settle_times(dest, int(made_at.stat().st_mtime))
     print(f"rootfs: {len(paths)} paths in {dest}")
     return 0
 

@@ -110,3 +110,15 @@ def test_the_interpreter_and_its_libraries_are_needed_and_site_packages_is_not()
     assert os.path.realpath(sys._base_executable) in paths  # type: ignore[attr-defined]
     assert any("/libc.so" in path for path in paths)
     assert not any("/site-packages/" in path or "/ensurepip/" in path for path in paths)
+
+
+def test_settled_times_are_the_sources_and_made_at_for_what_the_script_made(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "made-by-rootfs-only").write_text("")
+    (tmp_path / "tmp").mkdir()
+    rootfs.settle_times(tmp_path, 1_000_000)
+    assert (tmp_path / "etc").stat().st_mtime == int(os.stat("/etc").st_mtime)
+    assert (tmp_path / "etc" / "made-by-rootfs-only").stat().st_mtime == 1_000_000
+    assert (tmp_path / "tmp").stat().st_mtime == 1_000_000
