@@ -39,6 +39,7 @@ DATA = (
 # its own), the bundled pip, and the GUI and demo packages.
 STDLIB_SKIP = frozenset({"site-packages", "dist-packages", "ensurepip", "idlelib", "tkinter",
                          "turtledemo"})  # fmt: skip
+TMP = Path("/tmp")  # noqa: S108 (the image's /tmp, made here, not a temporary file)
 LDD_PATH = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")
 DPKG = Path("/var/lib/dpkg")
 
@@ -160,7 +161,7 @@ def settle_times(dest: Path, made_at: int) -> None:
         for name in [*files, *dirs]:
             path = Path(root) / name
             source = Path("/") / path.relative_to(dest)
-            made = source == Path("/tmp") or not os.path.lexists(source)
+            made = source == TMP or not os.path.lexists(source)
             mtime = made_at if made else os.lstat(source).st_mtime_ns // 10**9
             os.utime(path, (mtime, mtime), follow_symlinks=False)
 
@@ -171,8 +172,9 @@ def main(argv: list[str]) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     copy(paths, dest)
     write_dpkg_records(paths, dest)
-    (dest / "tmp").mkdir(mode=0o1777, exist_ok=True)
-    (dest / "tmp").chmod(0o1777)
+    tmp = dest / TMP.relative_to("/")
+    tmp.mkdir(exist_ok=True)
+    tmp.chmod(0o1777)
     made_at = DPKG / "status" if (DPKG / "status").exists() else Path(sys.executable)
     settle_times(dest, int(made_at.stat().st_mtime))
     print(f"rootfs: {len(paths)} paths in {dest}")
