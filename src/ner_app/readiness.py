@@ -1,12 +1,14 @@
-"""Whether the configured pipeline has loaded, for the readiness route."""
+"""Whether the configured pipeline has loaded, for the readiness route.
+
+Importing this module imports neither spaCy nor Streamlit, so the server binds (and answers
+liveness) before spaCy is imported: the preload thread imports it.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import asdict
 
-from ner_app.loader import cached_pipeline
-from ner_app.pipeline import PipelineLoadError, describe
 from ner_app.settings import Settings, SettingsError
 
 
@@ -19,6 +21,10 @@ class Readiness:
         self._status = 503
 
     def load(self) -> None:
+        # Imported here: spaCy and Streamlit take most of a second to import.
+        from ner_app.loader import cached_pipeline
+        from ner_app.pipeline import PipelineLoadError, describe
+
         try:
             nlp = cached_pipeline(Settings.from_env().model)
         except (SettingsError, PipelineLoadError) as error:

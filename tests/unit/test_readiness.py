@@ -1,5 +1,11 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+import ner_app
 from ner_app.readiness import Readiness
 
 
@@ -25,3 +31,17 @@ def test_failed_load_is_not_ready_and_says_why(monkeypatch: pytest.MonkeyPatch) 
     status, body = readiness.report()
     assert (status, body["status"]) == (503, "failed")
     assert "is not installed" in str(body["error"])
+
+
+def test_importing_readiness_leaves_spacy_to_the_preload_thread() -> None:
+    # The server imports this module before it binds; spaCy's import (~1 s) must not delay
+    # liveness, so only Readiness.load may import it.
+    probe = (
+        "import sys, ner_app.readiness; print('spacy' in sys.modules, 'streamlit' in sys.modules)"
+    )
+    # The same ner_app as this test imported (the environment may have another installed).
+    env = {**os.environ, "PYTHONPATH": str(Path(ner_app.__file__).parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    assert result.stdout.split() == ["False", "False"]
