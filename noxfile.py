@@ -32,7 +32,7 @@ def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
     # Not session.create_tmp(): it points TMPDIR into the checkout, and sockets made under a
     # deep checkout path exceed the 107-byte limit (Chromium's SingletonSocket did).
     requirements = Path(str(session.virtualenv.location)) / "locked-requirements.txt"
-    session.run(
+    session.run_install(  # an install step: it runs with --install-only too
         bootstrap.poetry(),
         "export",
         "--only",
