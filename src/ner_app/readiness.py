@@ -6,23 +6,16 @@ liveness) before spaCy is imported: the preload thread imports it.
 
 from __future__ import annotations
 
-import importlib
 import threading
-from collections.abc import Sequence
 from dataclasses import asdict
 
 from ner_app.settings import Settings, SettingsError
-
-# Modules the page needs on its first result that Streamlit imports only then (st.dataframe
-# imports pandas, ~0.35 s): imported once ready, so neither readiness nor the first user waits.
-PAGE_MODULES = ("pandas",)
 
 
 class Readiness:
     """Loads the pipeline once and reports the outcome as an HTTP status and a body."""
 
-    def __init__(self, page_modules: Sequence[str] = PAGE_MODULES) -> None:
-        self._page_modules = tuple(page_modules)
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._body: dict[str, object] = {"status": "loading"}
         self._status = 503
@@ -36,10 +29,8 @@ class Readiness:
             nlp = cached_pipeline(Settings.from_env().model)
         except (SettingsError, PipelineLoadError) as error:
             self._set(503, {"status": "failed", "error": str(error)})
-            return
-        self._set(200, {"status": "ready", "pipeline": asdict(describe(nlp))})
-        for name in self._page_modules:
-            importlib.import_module(name)
+        else:
+            self._set(200, {"status": "ready", "pipeline": asdict(describe(nlp))})
 
     def report(self) -> tuple[int, dict[str, object]]:
         with self._lock:

@@ -45,25 +45,3 @@ def test_importing_readiness_leaves_spacy_to_the_preload_thread() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
     )
     assert result.stdout.split() == ["False", "False"]
-
-
-def test_page_modules_are_imported_only_after_the_pipeline_is_ready(
-    test_pipeline_name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # The module records what /readyz said while it was being imported.
-    (tmp_path / "page_dependency_probe.py").write_text(
-        "import builtins\nSTATUS_AT_IMPORT = builtins.readiness_under_test.report()[0]\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("NER_MODEL", test_pipeline_name)
-    readiness = Readiness(page_modules=("page_dependency_probe",))
-    monkeypatch.setattr("builtins.readiness_under_test", readiness, raising=False)
-    readiness.load()
-    assert sys.modules["page_dependency_probe"].STATUS_AT_IMPORT == 200
-
-
-def test_page_modules_are_not_imported_when_the_pipeline_fails(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("NER_MODEL", "xx_not_installed_pipeline")
-    Readiness(page_modules=("xx_module_that_does_not_exist",)).load()  # would raise if imported
