@@ -17,7 +17,7 @@ from ner_build.result import BuildResult
 
 from tests.integration.conftest import ROOT
 
-SMOKE_TEST = "# --- runtime: the venv and the app on the bare base"
+SMOKE_TEST = "# --- rootfs: of the base, only what the runtime loads"  # the app stage ends above
 STAMP = "RUN date +%s%N > /opt/app/built-at\n"
 
 
