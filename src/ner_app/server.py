@@ -2,6 +2,9 @@
 
 `/_stcore/health` (Streamlit's) says the server is alive; `/readyz` says 200 only once the
 pipeline has loaded, and 503 with the reason while it loads or when it cannot load.
+Streamlit serves its own routes under the base URL path (`server.baseUrlPath`) but leaves an
+app's routes at the root, and answers any other path under the prefix with its page (200):
+so `/readyz` is routed at the root and under the prefix, where a proxy's probe may look.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ner_app.healthcheck import as_prefix
 from ner_app.readiness import Readiness
 
 PRELOAD_THREAD = "pipeline-preload"
@@ -47,8 +51,15 @@ async def ready(_request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def readiness_routes(base_url_path: str) -> list[Route]:
+    """`/readyz`, and `/PREFIX/readyz` too when Streamlit serves under a base URL path."""
+    prefix = as_prefix(base_url_path)
+    paths = ["/readyz", f"{prefix}/readyz"] if prefix else ["/readyz"]
+    return [Route(path, ready) for path in paths]
+
+
 app = st.App(
     Path(__file__).with_name("app.py"),
     lifespan=preload,
-    routes=[Route("/readyz", ready)],
+    routes=readiness_routes(str(st.get_option("server.baseUrlPath") or "")),
 )
