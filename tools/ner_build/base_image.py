@@ -35,6 +35,10 @@ DEFAULT_TAG = "ner-app-base:bookworm-python3"
 DEFAULT_EPOCH = 1793491200
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 PIN_LINE = re.compile(r"^ARG BASE_IMAGE=(\S+)", re.M)
+UNAVAILABLE_HINT = (
+    "On a host with no registry, build a base image from Debian packages "
+    "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE."
+)
 HOST_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 
 

@@ -200,12 +200,8 @@ def base_or_fallback(docker: Docker, options: BuildOptions, fallbacks: list[Fall
     built from Debian packages when the pinned one cannot be pulled."""
     base = options.base_image or base_image.pinned(dockerfile(options))
     step(f"checking the base image {base}")
-    hint = (
-        "On a host with no registry, build a base image from Debian packages "
-        "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE."
-    )
     try:
-        docker.ensure_image(base, hint)
+        docker.ensure_image(base, base_image.UNAVAILABLE_HINT)
         return base
     except BaseImageUnavailable as error:
         if not options.allow_fallbacks or options.base_image:
