@@ -125,6 +125,25 @@ def bench(session: nox.Session) -> None:
     run_tool(session, "ner_build.bench", groups="main,dev")
 
 
+@nox.session(name="lb-image")
+def lb_image(session: nox.Session) -> None:
+    """Build the load balancer's image: Debian's HAProxy on the app's base (deploy/haproxy/)."""
+    run_tool(session, "ner_build.lb_image")
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """3 replicas behind HAProxy (deploy/compose.yaml, then a swarm stack) driven by 12 Chromium
+    sessions: affinity and its control, a replica killed, a path prefix, a rolling update."""
+    run_tool(session, "ner_build.scale", groups="main,dev")
+
+
+@nox.session(name="stack-file")
+def stack_file(session: nox.Session) -> None:
+    """Write deploy/compose.yaml as `docker stack deploy` reads it (default build/stack.yaml)."""
+    run_tool(session, "ner_build.compose")
+
+
 @nox.session
 def publish(session: nox.Session) -> None:
     """Push the built image's tags to a registry (`nox -s publish -- --repository REPO`)."""

@@ -287,19 +287,27 @@ def _row(row: ChartRow, index: int, axis: Axis) -> str:
     return '<g class="figure">' + "".join(parts) + "</g>"
 
 
-def readme_block(table: str, image: str | None = None) -> str:
-    """What stands between the bench markers: the chart at image (a path relative to the
-    README), if any, above the table."""
+def readme_block(
+    table: str, image: str | None = None, markers: tuple[str, str] = (README_START, README_END)
+) -> str:
+    """What stands between the markers: the chart at image (a path relative to the README), if
+    any, above the table."""
     shown = f"![{CHART_ALT}]({image})\n\n" if image else ""
-    return f"{README_START}\n{shown}{table}{README_END}"
+    return f"{markers[0]}\n{shown}{table}{markers[1]}"
 
 
-def update_readme(readme: Path, table: str, image: str | None = None) -> None:
-    """Replace what stands between the bench markers in the README with the table, and the
-    chart at image (relative to the README) if given."""
+def update_readme(
+    readme: Path,
+    table: str,
+    image: str | None = None,
+    markers: tuple[str, str] = (README_START, README_END),
+) -> None:
+    """Replace what stands between the markers (the bench's by default) in the README with the
+    table, and the chart at image (relative to the README) if given."""
     text = readme.read_text()
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    start, end = markers
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise ValueError(f"{readme} has no {README_START} … {README_END} block")
-    block = readme_block(table, image)
+        raise ValueError(f"{readme} has no {start} … {end} block")
+    block = readme_block(table, image, markers)
     readme.write_text(pattern.sub(lambda _: block, text))
