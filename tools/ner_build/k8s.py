@@ -263,19 +263,28 @@ def resource_problems(container: Obj, at: str) -> Iterator[Problem]:
 
 
 def probe_problems(container: Obj, at: str) -> Iterator[Problem]:
-    base = str(env_value(container, BASE_URL_PATH) or "").strip("/")
+    base = str(env_value(container, BASE_URL_PATH) or "").strip().strip("/")
     health = f"/{base}/{HEALTH}" if base else f"/{HEALTH}"
-    expected = {"startupProbe": READYZ, "readinessProbe": READYZ, "livenessProbe": health}
-    for probe, path in expected.items():
-        actual = ((container.get(probe) or {}).get("httpGet") or {}).get("path")
-        if actual != path:
-            why = f"{BASE_URL_PATH}={base!r}" if probe == "livenessProbe" else "the app"
+    for probe in ("startupProbe", "readinessProbe"):
+        actual = probe_path(container, probe)
+        if actual != READYZ:
             yield (
                 f"{at}.{probe}.httpGet.path",
-                f"is {actual!r}, but {why} serves it at {path!r}",
-                f"Probe {path} (/readyz stays at the root; Streamlit's health moves under "
-                "the base URL path).",
+                f"is {actual!r}, not {READYZ!r}",
+                f"Probe {READYZ}: it answers 200 only once the pipeline has loaded, at the root "
+                "whatever the base URL path.",
             )
+    actual = probe_path(container, "livenessProbe")
+    if actual != health:
+        yield (
+            f"{at}.livenessProbe.httpGet.path",
+            f"is {actual!r}, but with {BASE_URL_PATH}={base!r} Streamlit's health is {health!r}",
+            f"Probe {health}: Streamlit's health moves under the base URL path.",
+        )
+
+
+def probe_path(container: Obj, probe: str) -> object:
+    return ((container.get(probe) or {}).get("httpGet") or {}).get("path")
 
 
 def secret_problems(container: Obj, at: str) -> Iterator[Problem]:

