@@ -56,7 +56,7 @@ def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, ruff format, mypy --strict, hadolint, shellcheck, actionlint and zizmor (offline)."""
+    """ruff, mypy, hadolint, shellcheck, actionlint, zizmor, and deploy/kubernetes (offline)."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -67,6 +67,7 @@ def lint(session: nox.Session) -> None:
     session.run(*npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
     session.run(*npm, "run", "--silent", "lint", external=True)
     session.run("zizmor", "--offline", ".github/workflows")
+    session.run("python", "-m", "ner_build.k8s", env=TOOLS_ENV)
 
 
 @nox.session
