@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 from spacy.language import Language
 
@@ -53,7 +55,7 @@ def show_results(nlp: Language, text: str) -> None:
     if not entities:
         st.info("No entities found in this text.")
         return
-    labels = st.multiselect("Show labels", list(counts), default=list(counts), key="labels")
+    labels = label_filter(text, list(counts))
     shown = analysis.filter_by_labels(entities, labels)
     st.html(analysis.highlight(doc, labels, rtl=inputs.is_right_to_left(text)))
     st.subheader("Entities")
@@ -65,6 +67,17 @@ def show_results(nlp: Language, text: str) -> None:
         "Download JSON", export.to_json(shown), "entities.json", "application/json"
     )
     right.download_button("Download CSV", export.to_csv(shown), "entities.csv", "text/csv")
+
+
+def label_filter(text: str, labels: list[str]) -> list[str]:
+    """The labels to show: every label of a new text; the user's choice while the text stays.
+    (A keyed multiselect keeps its value across texts: a label missing from one text would stay
+    hidden in the next.)"""
+    analysed = hashlib.sha256(text.encode()).hexdigest()
+    if st.session_state.get("labels_of") != analysed:
+        st.session_state["labels_of"] = analysed
+        st.session_state["labels"] = labels
+    return st.multiselect("Show labels", labels, key="labels")
 
 
 def main() -> None:

@@ -98,6 +98,15 @@ def test_label_filter_limits_table_and_both_downloads(
     assert [(r["text"], r["label"], int(r["start"]), int(r["end"])) for r in as_csv] == expected
 
 
+def test_a_new_text_shows_every_label_again(app: AppTest) -> None:
+    app.text_area(key="text").input("Ada Lovelace met Charles Babbage.").run()
+    assert app.multiselect(key="labels").value == ["PERSON"]
+    app.text_area(key="text").input(SAMPLE).run()
+    assert {label for _, label in entity_rows(app)} == {"PERSON", "GPE", "DATE"}
+    app.multiselect(key="labels").set_value(["GPE"]).run()
+    assert entity_rows(app) == [("London", "GPE")]  # the choice holds while the text stays
+
+
 def test_text_over_the_limit_gets_a_message_and_is_kept(app: AppTest) -> None:
     long_text = "Ada Lovelace " * 20
     app.text_area(key="text").input(long_text).run()
