@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ner_build import scale
 from ner_build.compose import COMPOSE_FILE, stack_file
 
@@ -86,7 +85,7 @@ STATE = """1
 3 app 1 app1 10.0.3.2 2 0 1 1 5 6 3 4 6 0 0 0 app 8501 - 0 0 - - 0
 3 app 2 app2 10.0.3.3 0 0 1 1 5 6 3 4 6 0 0 0 app 8501 - 0 0 - - 0
 3 app 3 app3 10.0.3.4 2 0 1 1 5 6 3 4 6 0 0 0 app 8501 - 0 0 - - 0
-3 app 4 app4 0.0.0.0 0 32 1 1 5 6 3 4 6 0 0 0 - 0 - 0 0 - - 0
+3 app 4 app4 - 0 32 1 1 5 6 3 4 6 0 0 0 - 0 - 0 0 - - 0
 """
 
 
@@ -109,7 +108,7 @@ def test_busiest_replica_and_its_refusal() -> None:
 
 
 def test_the_report_names_failures_and_figures() -> None:
-    good = scale.Outcome("affinity", figures={"ok": 12, "total": 12, "per_replica": {"app1": 4}})
+    good = scale.Outcome("affinity", figures={"ok": 12, "total": 12, "replicas": {"app1": 4}})
     bad = scale.Outcome("control", figures={"ok": 9, "total": 12, "errors": {"HTTP 400": 3}})
     bad.require(False, "every session passed without affinity")
     table = scale.markdown([good, bad], "abc1234")
