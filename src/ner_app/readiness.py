@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict
+from typing import ClassVar
 
 from ner_app.settings import Settings, SettingsError
 
@@ -15,10 +16,16 @@ from ner_app.settings import Settings, SettingsError
 class Readiness:
     """Loads the pipeline once and reports the outcome as an HTTP status and a body."""
 
+    DRAINING: ClassVar[dict[str, object]] = {
+        "status": "draining",
+        "reason": "shutting down; open sessions are finishing",
+    }
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._body: dict[str, object] = {"status": "loading"}
         self._status = 503
+        self._draining = False
 
     def load(self) -> None:
         # Imported here: spaCy and Streamlit take most of a second to import.
@@ -34,7 +41,14 @@ class Readiness:
 
     def report(self) -> tuple[int, dict[str, object]]:
         with self._lock:
+            if self._draining:
+                return 503, dict(self.DRAINING)
             return self._status, dict(self._body)
+
+    def drain(self) -> None:
+        """Not ready from now on, whatever loads later: the server is about to stop."""
+        with self._lock:
+            self._draining = True
 
     def _set(self, status: int, body: dict[str, object]) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ so `/readyz` is routed at the root and under the prefix, where a proxy's probe m
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from starlette.routing import Route
 
 from ner_app.healthcheck import as_prefix
 from ner_app.readiness import Readiness
+from ner_app.settings import Settings, SettingsError
 
 PRELOAD_THREAD = "pipeline-preload"
 readiness = Readiness()
@@ -39,10 +41,37 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").add
 )
 
 
+def drain_on_sigterm(seconds: float, state: Readiness = readiness) -> None:
+    """On SIGTERM, stop being ready at once but keep serving for `seconds` (the load balancer
+    sends no new sessions, open ones finish), then stop as the server's own handler does. A
+    second SIGTERM stops at once. Must run in the main thread, after the server's handler."""
+    stop = signal.getsignal(signal.SIGTERM)
+    if seconds <= 0 or not callable(stop):
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, stop)
+        state.drain()
+        logging.getLogger(__name__).warning("SIGTERM: draining for %g s, then stopping", seconds)
+        threading.Timer(seconds, stop, args=(signum, None)).start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def drain_seconds() -> int:
+    try:
+        return Settings.from_env().drain_seconds
+    except SettingsError:
+        return 0  # the page and /readyz report the bad setting
+
+
 @asynccontextmanager
 async def preload(_app: object) -> AsyncIterator[None]:
-    """Start loading the pipeline as the server starts, without delaying liveness."""
+    """Start loading the pipeline as the server starts, without delaying liveness; drain on
+    SIGTERM when NER_DRAIN_SECONDS says so."""
     threading.Thread(target=readiness.load, name=PRELOAD_THREAD, daemon=True).start()
+    if threading.current_thread() is threading.main_thread():
+        drain_on_sigterm(drain_seconds())
     yield
 
 

@@ -20,20 +20,23 @@ class Settings:
     model: str = DEFAULT_MODEL
     max_chars: int = 100_000
     max_upload_bytes: int = 1_000_000
+    drain_seconds: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``NER_MODEL``, ``NER_MAX_CHARS`` and ``NER_MAX_UPLOAD_BYTES``."""
+        """Read ``NER_MODEL``, ``NER_MAX_CHARS``, ``NER_MAX_UPLOAD_BYTES`` and
+        ``NER_DRAIN_SECONDS``."""
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
             model=env.get("NER_MODEL", "").strip() or defaults.model,
             max_chars=_positive_int(env, "NER_MAX_CHARS", defaults.max_chars),
             max_upload_bytes=_positive_int(env, "NER_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
+            drain_seconds=_positive_int(env, "NER_DRAIN_SECONDS", defaults.drain_seconds, least=0),
         )
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -43,8 +46,8 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(
             f"{name}={raw!r} is not a whole number; unset it or give e.g. {default}."
         ) from None
-    if value <= 0:
+    if value < least:
         raise SettingsError(
-            f"{name}={raw!r} must be greater than 0; unset it or give e.g. {default}."
+            f"{name}={raw!r} must be at least {least}; unset it or give e.g. {default}."
         )
     return value

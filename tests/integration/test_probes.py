@@ -48,3 +48,21 @@ def test_the_image_healthcheck_command_passes_in_a_running_container(
     container = start_app()
     assert run_in(container, *healthcheck[1:])[0] == 0
     assert run_in(container, *healthcheck[1:], env={"STREAMLIT_SERVER_PORT": "1"})[0] == 1
+
+
+def test_sigterm_drains_readiness_then_stops(start_app: StartApp) -> None:
+    """With NER_DRAIN_SECONDS, SIGTERM makes /readyz 503 at once while the server keeps
+    serving, and the container stops on its own once the drain time is over."""
+    drain_s = 3
+    container = start_app(env={"NER_DRAIN_SECONDS": str(drain_s)})
+    wrapped = container.get_wrapped_container()
+    signalled = time.monotonic()
+    wrapped.kill(signal="SIGTERM")
+    status, body = http_get(url(container, "/readyz"))
+    while status == 200 and time.monotonic() - signalled < drain_s:
+        status, body = http_get(url(container, "/readyz"))
+    assert (status, json.loads(body)["status"]) == (503, "draining")
+    assert http_get(url(container, "/_stcore/health")) == (200, "ok")  # still serving
+    exit_code = wrapped.wait(timeout=drain_s + 30)["StatusCode"]
+    assert time.monotonic() - signalled >= drain_s
+    assert exit_code == 0
