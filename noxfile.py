@@ -19,7 +19,7 @@ from ner_build import bootstrap  # noqa: E402 (standard library only)
 # uv when it is installed (script/up and script/test install it), else virtualenv.
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = [
-    "lint", "tests", "test-pipeline", "build", "integration", "reproduce", "engines",
+    "lint", "tests", "test-pipeline", "build", "integration", "reproduce", "engines", "scale",
 ]  # fmt: skip
 
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
@@ -134,8 +134,8 @@ def lb_image(session: nox.Session) -> None:
 
 @nox.session
 def scale(session: nox.Session) -> None:
-    """3 replicas behind HAProxy (deploy/compose.yaml, then a swarm stack) driven by 12 Chromium
-    sessions: affinity and its control, a replica killed, a path prefix, a rolling update."""
+    """3 replicas behind HAProxy (deploy/compose.yaml, then a swarm stack) driven by Chromium
+    sessions: affinity and its control, a replica crashed, a path prefix, a rolling update."""
     run_tool(session, "ner_build.scale", groups="main,dev")
 
 

@@ -33,6 +33,16 @@ def test_failed_load_is_not_ready_and_says_why(monkeypatch: pytest.MonkeyPatch) 
     assert "is not installed" in str(body["error"])
 
 
+def test_draining_outlasts_a_late_load(
+    test_pipeline_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NER_MODEL", test_pipeline_name)
+    state = Readiness()
+    state.drain()
+    state.load()
+    assert state.report() == (503, Readiness.DRAINING)
+
+
 def test_importing_readiness_leaves_spacy_to_the_preload_thread() -> None:
     # The server imports this module before it binds; spaCy's import (~1 s) must not delay
     # liveness, so only Readiness.load may import it.

@@ -51,13 +51,3 @@ def test_no_drain_leaves_the_servers_handler() -> None:
         assert signal.getsignal(signal.SIGTERM) is server_stop
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def test_draining_outlasts_a_late_load(
-    test_pipeline_name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("NER_MODEL", test_pipeline_name)
-    state = Readiness()
-    state.drain()
-    state.load()
-    assert state.report() == (503, Readiness.DRAINING)

@@ -47,15 +47,16 @@ def private_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def environment(folder: Path) -> dict[str, str | float | bool]:
+    """The process environment with HOME and TMPDIR in the private folder."""
+    return {**os.environ, "HOME": str(folder), "TMPDIR": str(folder)}
+
+
 @contextmanager
 def launch(playwright: Playwright) -> Iterator[Browser]:
     """Chromium with its own short HOME and TMPDIR, closed and cleaned up afterwards."""
     with private_folder() as folder:
-        env: dict[str, str | float | bool] = {
-            **os.environ,
-            "HOME": str(folder),
-            "TMPDIR": str(folder),
-        }
+        env = environment(folder)
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=ARGS, env=env)
         try:
             yield browser

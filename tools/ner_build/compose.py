@@ -129,13 +129,6 @@ class Stack:
             time.sleep(0.5)
         raise CheckFailed(f"{self.name}_{service} did not converge within {timeout_s:.0f} s.")
 
-    def update_image(self, service: str, image: str) -> None:
-        """A rolling update as the file's update_config says; returns once it has converged."""
-        self.client.run(
-            "service", "update", "--detach=false", "--quiet", "--image", image,
-            f"{self.name}_{service}", check=True,
-        )  # fmt: skip
-
     def task_nodes(self, service: str) -> list[str]:
         result = self.client.run(
             "service", "ps", "--filter", "desired-state=running", "--format", "{{.Node}}",

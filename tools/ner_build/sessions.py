@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import threading
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Response, async_
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from ner_build.browser import ARGS, chromium_path, private_folder
+from ner_build.browser import ARGS, chromium_path, environment, private_folder
 
 REPLICA_HEADER = "x-ner-replica"  # Playwright gives header names in lower case
 COOKIE = "NER_REPLICA"
@@ -351,11 +350,7 @@ def summarize(results: Sequence[SessionResult]) -> dict[str, Any]:
 async def launch() -> AsyncIterator[Browser]:
     """Chromium as browser.launch starts it (short private HOME and TMPDIR), async."""
     with private_folder() as folder:
-        env: dict[str, str | float | bool] = {
-            **os.environ,
-            "HOME": str(folder),
-            "TMPDIR": str(folder),
-        }
+        env = environment(folder)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=chromium_path(), args=ARGS, env=env

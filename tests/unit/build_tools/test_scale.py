@@ -115,3 +115,18 @@ def test_the_report_names_failures_and_figures() -> None:
     assert "| affinity | 12/12 | app1 4 |" in table
     assert "errors: HTTP 400 x3" in table
     assert "FAILED: every session passed without affinity" in table
+
+
+def test_first_change_is_timed_from_the_event() -> None:
+    samples = [(1.0, ["app1", "app2"]), (2.0, ["app1", "app2"]), (2.5, ["app2"]), (4.0, ["app1"])]
+    assert scale.first_change(samples, 1.5, lambda up: "app1" not in up) == 1.0
+    assert scale.first_change(samples, 3.0, lambda up: "app1" in up) == 1.0
+    assert scale.first_change(samples, 1.5, lambda up: up == []) is None
+
+
+def test_a_sampler_keeps_what_its_probe_returned() -> None:
+    values = iter(range(1000))
+    with scale.Sampler(lambda: next(values), every=0.001) as sampler:
+        scale.wait_until(lambda: len(sampler.samples) >= 3, 5, "three samples")
+    assert [value for _, value in sampler.samples[:3]] == [0, 1, 2]
+    assert sampler.samples[0][0] <= sampler.samples[1][0] <= sampler.samples[2][0]
