@@ -245,6 +245,7 @@ def kill_replica(setup: Setup) -> Outcome:
     answers = Sampler(lambda: http_status(setup.url + "/readyz", timeout=5.0), every=0.05)
     servers = Sampler(lambda: servers_up(setup.docker, lb), every=0.2)
     with sessions.open_sessions(setup.url + "/", 9) as pool, answers, servers:
+        used = session_figures(pool.analyse_all(round_=0))  # in use when the replica crashes
         victim = busiest_replica([only(result.replicas) for result in pool.opened])
         crashed_at = time.monotonic()
         crash(setup.docker, replica_container(setup, lb, victim))
@@ -257,6 +258,7 @@ def kill_replica(setup: Setup) -> Outcome:
     others = session_figures([r for r in later if r.index not in on_victim])
     moved = session_figures([r for r in later if r.index in on_victim])
     new = session_figures(fresh)
+    check_sessions(outcome, used, 9)
     check_sessions(outcome, others, others["total"])
     check_sessions(outcome, new, 3)
     outage = longest_bad_stretch(answers.samples)
@@ -506,6 +508,9 @@ def brief(figures: Figures) -> str:
                        ("sessions_of_crashed_replica", "moved from the crashed one")):  # fmt: skip
         if key in figures:
             parts.append(f"{label} {figures[key]['ok']}/{figures[key]['total']} ok")
+    retried = figures.get("retried_after_network_change") or 0
+    if retried:
+        parts.append(f"{retried} reloaded after a host network change")
     if "waves" in figures:
         parts.append(f"{figures['seconds']} s, {figures['waves']} waves of new sessions")
     return "; ".join(parts) or "-"

@@ -23,7 +23,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    Response,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -121,6 +128,12 @@ class SessionResult:
     cookie: str | None
     error: str | None
     seconds: float
+    # Steps redone once after Chromium dropped a request with ERR_NETWORK_CHANGED: it does so
+    # when a network interface of its own host changes, as a container starts or stops there.
+    retried: int = 0
+
+
+NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
 
 
 def parse_marks(texts: Sequence[str]) -> Entities:
@@ -220,6 +233,7 @@ class Session:
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._upload_count = 0
+        self.failed_requests: list[str] = []  # "ERROR URL" of requests the browser gave up
 
     @property
     def page(self) -> Page:
@@ -233,6 +247,7 @@ class Session:
         self._context.set_default_timeout(self.timeout_s * 1000)
         self._page = await self._context.new_page()
         self._page.on("response", self._note_replica)
+        self._page.on("requestfailed", self._note_failure)
         await self._step("the page's Text area", self._load())
 
     async def _load(self) -> None:
@@ -243,6 +258,17 @@ class Session:
         replica = response.headers.get(REPLICA_HEADER)
         if replica:
             self.replicas.add(replica)
+
+    def _note_failure(self, request: Request) -> None:
+        self.failed_requests.append(f"{request.failure} {request.url}")
+
+    def network_changed_since(self, count: int) -> bool:
+        """Whether a request failed with ERR_NETWORK_CHANGED after the first `count` failures."""
+        return any(NETWORK_CHANGED in failed for failed in self.failed_requests[count:])
+
+    async def reload(self) -> None:
+        """Load the page again, as a user would after the browser dropped its requests."""
+        await self._step("the page's Text area", self._load())
 
     async def cookie(self) -> str | None:
         """The affinity cookie's value, if the load balancer set one."""
@@ -343,6 +369,7 @@ def summarize(results: Sequence[SessionResult]) -> dict[str, Any]:
         "failed": len(results) - ok,
         "replicas": dict(sorted(replicas.items())),
         "errors": dict(errors.most_common()),
+        "retried_after_network_change": sum(result.retried for result in results),
     }
 
 
@@ -362,26 +389,47 @@ async def launch() -> AsyncIterator[Browser]:
 
 
 async def exercise(session: Session, round_: int = 0, expect: Expect = finds_all) -> SessionResult:
-    """Analyse a text, then an upload, in an open session; never raises."""
+    """Analyse a text, then an upload, in an open session; never raises. Redone once, after a
+    reload, when Chromium dropped a request because its host's network changed meanwhile."""
     started = time.monotonic()
-    text_sample, upload_sample = samples_for(session.index, round_)
-    found: list[Entities] = []
-    error = session.failure
-    if error is None:
+    failed_before = len(session.failed_requests)
+    found, error = await _steps(session, round_, expect)
+    retried = 0
+    if error and session.network_changed_since(failed_before):
+        retried = 1
         try:
-            for sample, analyse in (
-                (text_sample, session.analyse_text),
-                (upload_sample, session.upload),
-            ):
-                found.append(await analyse(sample.text))
-                error = expect(sample, found[-1])
-                if error:
-                    break
+            await session.reload()
+            found, error = await _steps(session, round_, expect)
         except SessionFailed as failed:
             error = str(failed)
-        except Exception as unexpected:  # one session's surprise must not end the others
-            error = f"{type(unexpected).__name__}: {playwright_message(unexpected)}"
-    return await _result(session, found, error, time.monotonic() - started)
+    if error and session.failed_requests:
+        error += f" (the browser gave up on: {'; '.join(session.failed_requests[-2:])})"
+    result = await _result(session, found, error, time.monotonic() - started)
+    return dataclasses.replace(result, retried=retried)
+
+
+async def _steps(
+    session: Session, round_: int, expect: Expect
+) -> tuple[list[Entities], str | None]:
+    """The text, then the upload: the entities found, and what went wrong if anything did."""
+    text_sample, upload_sample = samples_for(session.index, round_)
+    found: list[Entities] = []
+    if session.failure is not None:
+        return found, session.failure
+    try:
+        for sample, analyse in (
+            (text_sample, session.analyse_text),
+            (upload_sample, session.upload),
+        ):
+            found.append(await analyse(sample.text))
+            error = expect(sample, found[-1])
+            if error:
+                return found, error
+    except SessionFailed as failed:
+        return found, str(failed)
+    except Exception as unexpected:  # one session's surprise must not end the others
+        return found, f"{type(unexpected).__name__}: {playwright_message(unexpected)}"
+    return found, None
 
 
 async def _result(
@@ -405,15 +453,24 @@ async def _result(
 
 
 async def open_session(session: Session) -> SessionResult:
-    """Open a session; its result carries the replicas and cookie, or what failed."""
+    """Open a session (loaded again once if Chromium dropped its requests on a network
+    change); its result carries the replicas and cookie, or what failed."""
     started = time.monotonic()
+    retried = 0
     try:
-        await session.open()
+        try:
+            await session.open()
+        except SessionFailed:
+            if not session.network_changed_since(0):
+                raise
+            retried = 1
+            await session.reload()
     except SessionFailed as failed:
         session.failure = str(failed)
     except Exception as unexpected:  # as in exercise: report, do not end the others
         session.failure = f"{type(unexpected).__name__}: {playwright_message(unexpected)}"
-    return await _result(session, [], session.failure, time.monotonic() - started)
+    result = await _result(session, [], session.failure, time.monotonic() - started)
+    return dataclasses.replace(result, retried=retried)
 
 
 async def _open_and_exercise(session: Session, expect: Expect) -> SessionResult:
@@ -422,11 +479,8 @@ async def _open_and_exercise(session: Session, expect: Expect) -> SessionResult:
     if not opened.ok:
         return opened
     result = await exercise(session, 0, expect)
-    return _with_seconds(result, time.monotonic() - started)
-
-
-def _with_seconds(result: SessionResult, seconds: float) -> SessionResult:
-    return dataclasses.replace(result, seconds=round(seconds, 3))
+    seconds = round(time.monotonic() - started, 3)
+    return dataclasses.replace(result, seconds=seconds, retried=opened.retried + result.retried)
 
 
 async def _run(

@@ -105,14 +105,23 @@ def test_summary_counts_sessions_per_replica_spread_and_errors() -> None:
         result(4, (), refused),
         result(5, (), "timed out"),
     ]
+    results[0] = dataclasses.replace(results[0], retried=1)
     assert summarize(results) == {
         "total": 6,
         "ok": 3,
         "failed": 3,
         "replicas": {"none": 2, "r1": 2, "r2": 1, "spread": 1},
         "errors": {refused: 2, "timed out": 1},
+        "retried_after_network_change": 1,
     }
 
 
 def test_summary_of_nothing_is_zeros() -> None:
-    assert summarize([]) == {"total": 0, "ok": 0, "failed": 0, "replicas": {}, "errors": {}}
+    assert summarize([]) == {
+        "total": 0,
+        "ok": 0,
+        "failed": 0,
+        "replicas": {},
+        "errors": {},
+        "retried_after_network_change": 0,
+    }
