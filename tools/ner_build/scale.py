@@ -491,28 +491,28 @@ def markdown(outcomes: Sequence[Outcome], commit: str) -> str:
     return "\n".join(rows) + "\n"
 
 
+SECONDS = (("dropped_s", "dropped by the LB in"), ("recovered_s", "back in"),
+           ("longest_5xx_s", "longest 5xx"), ("seconds", "took"))  # fmt: skip
+SESSION_GROUPS = (("other_sessions", "sessions on the others"), ("new_sessions", "new"),
+                  ("sessions_of_crashed_replica", "moved from the crashed one"))  # fmt: skip
+
+
 def brief(figures: Figures) -> str:
     """The scenario's own figures, in a few words."""
-    parts = []
-    if "memory_mb" in figures:
-        parts.append(
-            "memory " + ", ".join(f"{v:.0f}" for v in figures["memory_mb"].values()) + " MB"
-        )
-    if figures.get("errors"):
-        parts.append("errors: " + "; ".join(f"{k} x{v}" for k, v in figures["errors"].items()))
-    for key, label in (("dropped_s", "dropped by the LB in"), ("recovered_s", "back in"),
-                       ("longest_5xx_s", "longest 5xx")):  # fmt: skip
-        if key in figures:
-            parts.append(f"{label} {figures[key]} s")
-    for key, label in (("other_sessions", "sessions on the others"), ("new_sessions", "new"),
-                       ("sessions_of_crashed_replica", "moved from the crashed one")):  # fmt: skip
-        if key in figures:
-            parts.append(f"{label} {figures[key]['ok']}/{figures[key]['total']} ok")
-    retried = figures.get("retried_after_network_change") or 0
-    if retried:
-        parts.append(f"{retried} reloaded after a host network change")
+    memory = figures.get("memory_mb", {})
+    parts = ["memory " + ", ".join(f"{v:.0f}" for v in memory.values()) + " MB"] if memory else []
+    errors = figures.get("errors") or {}
+    parts += ["errors: " + "; ".join(f"{k} x{v}" for k, v in errors.items())] if errors else []
+    parts += [f"{label} {figures[key]} s" for key, label in SECONDS if key in figures]
+    parts += [
+        f"{label} {figures[key]['ok']}/{figures[key]['total']} ok"
+        for key, label in SESSION_GROUPS
+        if key in figures
+    ]
     if "waves" in figures:
-        parts.append(f"{figures['seconds']} s, {figures['waves']} waves of new sessions")
+        parts.append(f"{figures['waves']} waves of new sessions")
+    retried = figures.get("retried_after_network_change") or 0
+    parts += [f"{retried} reloaded after a host network change"] if retried else []
     return "; ".join(parts) or "-"
 
 
