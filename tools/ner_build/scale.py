@@ -477,8 +477,8 @@ def deployed(docker: Docker) -> Iterator[Setup]:
 
 def markdown(outcomes: Sequence[Outcome], commit: str) -> str:
     rows = [
-        f"Measured by `nox -s scale` at {commit}: {REPLICAS} replicas of the built image behind "
-        "HAProxy (deploy/compose.yaml), real Chromium sessions, one run.\n",
+        f"Measured by `nox -s scale` at {commit}: {REPLICAS} replicas of the built image\n"
+        "behind HAProxy (deploy/compose.yaml), real Chromium sessions, one run.\n",
         "| scenario | sessions ok | per replica | figures | result |",
         "|---|---|---|---|---|",
     ]
