@@ -82,16 +82,19 @@ def free_port() -> int:
         return port
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+# One opener for every probe (the samplers call it every 50 ms): a redirect is an answer.
+NO_REDIRECTS = urllib.request.build_opener(_NoRedirect)
+
+
 def http_status(url: str, timeout: float = 2.0) -> int:
     """The status an HTTP GET gets (0 when no response came), redirects not followed."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *_: Any, **__: Any) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
     try:
-        with opener.open(url, timeout=timeout) as response:
+        with NO_REDIRECTS.open(url, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
@@ -101,14 +104,8 @@ def http_status(url: str, timeout: float = 2.0) -> int:
 
 def location(url: str) -> str | None:
     """The Location a redirect names, if url answers with one."""
-    request = urllib.request.Request(url, method="GET")  # noqa: S310 (loopback http)
-
-    class Keep(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *_: Any, **__: Any) -> None:
-            return None
-
     try:
-        urllib.request.build_opener(Keep).open(request, timeout=2)
+        NO_REDIRECTS.open(url, timeout=2)
     except urllib.error.HTTPError as error:
         return error.headers.get("Location")
     return None
