@@ -21,7 +21,6 @@ from ner_build import (
     base_image,
     console,
     git,
-    inventory,
     lockfile,
     model,
     normalize,
@@ -340,11 +339,16 @@ def run(options: BuildOptions) -> BuildResult:
         seconds,
         [asdict(f) for f in fallbacks],
         engine,
+        base,
+        docker.image_id(base) or "",
+        list(options.buildx_args),
     )
 
 
 def verify(docker: Docker, image_id: str, sbom_path: Path = SBOM) -> None:
     """Fail unless the image holds exactly the lock's main group; then write its SBOM."""
+    from ner_build import inventory  # cyclonedx: a rebuild from a bundle's tools has none
+
     step("checking the image against poetry.lock and writing its SBOM")
     found = inventory.read_image(docker, image_id)
     problems = inventory.lock_differences(found, ROOT / "poetry.lock")

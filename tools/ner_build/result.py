@@ -36,6 +36,9 @@ class BuildResult:
     seconds: dict[str, float] = field(default_factory=dict)  # per step, for nox -s bench
     fallbacks: list[dict[str, str]] = field(default_factory=list)
     engine: str = ""  # the engine that built it, e.g. "Podman 4.3.1"
+    base_image: str = ""  # the FROM it was built on (a digest-pinned ref or a local tag)
+    base_image_id: str = ""  # that base's image ID in the engine that built it
+    buildx_args: list[str] = field(default_factory=list)  # extra build flags it was given
 
     @classmethod
     def load(cls, path: Path = RESULT) -> BuildResult:
