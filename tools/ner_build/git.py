@@ -26,3 +26,8 @@ def commit_time(root: Path, *paths: str) -> int:
     """Unix time of the last commit touching paths (of HEAD when no path is given)."""
     out = run(root, "log", "-1", "--format=%ct", "HEAD", "--", *paths)
     return int(out) if out else int(run(root, "log", "-1", "--format=%ct", "HEAD"))
+
+
+def revision_time(root: Path, revision: str) -> int:
+    """Unix time of a commit."""
+    return int(run(root, "log", "-1", "--format=%ct", revision))

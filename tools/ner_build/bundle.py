@@ -1,0 +1,301 @@
+"""`nox -s bundle`: the built image as a signed folder, and a .tar of it, for a customer with
+no registry. The customer needs only the folder, sh, OpenSSH and a container engine.
+
+    nox -s bundle -- --key KEY                  # build/bundle/ner-app-VERSION-REV/ and its .tar
+    nox -s bundle -- --key KEY --with-sources   # also what an offline rebuild needs (sources/)
+    nox -s bundle -- --verify DIR               # the customer's checks, run from the project
+
+The folder holds image.tar (an OCI image layout with Docker's manifest.json beside it),
+image.json (image ID, manifest digest, tags), sbom.cdx.json, provenance.intoto.json,
+verify-and-load.sh, README.txt, allowed_signers, SHA256SUMS and SHA256SUMS.sig. It is written
+beside its final place and moved there only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ner_build import console, git, image_archive, oci_layout, provenance, signing
+from ner_build.digest import sha256_of
+from ner_build.docker import Docker
+from ner_build.errors import CheckFailed, VerificationFailed
+from ner_build.paths import BUILD, PYPROJECT, ROOT, SBOM
+from ner_build.result import BuildResult
+
+TEMPLATES = ROOT / "tools" / "bundle"
+SCRIPT = "verify-and-load.sh"
+IMAGE = "image.tar"
+RECORD = "image.json"
+SBOM_NAME = "sbom.cdx.json"
+PROVENANCE = "provenance.intoto.json"
+SIGNERS = "allowed_signers"
+SUMS = "SHA256SUMS"
+SOURCES_NOTE = "  sources/                what an offline rebuild needs: see sources/README.txt\n"
+step = console.step
+
+
+@dataclass(frozen=True)
+class BundleOptions:
+    docker: str
+    key: Path | None
+    signer: str | None
+    output: Path | None
+    with_sources: bool
+    force: bool
+    verify: Path | None
+    allowed_signers: Path | None
+
+
+def parse(argv: Sequence[str], env: Mapping[str, str]) -> BundleOptions:
+    parser = argparse.ArgumentParser(prog="nox -s bundle --", description=__doc__)
+    add = parser.add_argument
+    add("--docker", default=env.get("DOCKER", "docker"), help="docker client command [DOCKER]")
+    add(
+        "--key",
+        type=Path,
+        default=_path(env.get("NER_BUNDLE_KEY")),
+        help="OpenSSH private key to sign with, or its .pub when the key is in ssh-agent"
+        " [NER_BUNDLE_KEY]",
+    )
+    add(
+        "--signer",
+        default=env.get("NER_BUNDLE_SIGNER"),
+        help="who signs, as allowed_signers names it (default: the key's comment)"
+        " [NER_BUNDLE_SIGNER]",
+    )
+    add("--output", type=Path, help="the bundle folder (default: build/bundle/ner-app-VER-REV)")
+    add("--with-sources", action="store_true", help="add what an offline rebuild needs")
+    add("--force", action="store_true", help="bundle an image built from a dirty tree")
+    add("--verify", type=Path, metavar="DIR", help="verify a bundle folder instead of making one")
+    add(
+        "--allowed-signers",
+        type=Path,
+        default=_path(env.get("NER_ALLOWED_SIGNERS")),
+        help="with --verify: the signers to trust (default: the bundle's) [NER_ALLOWED_SIGNERS]",
+    )
+    return BundleOptions(**vars(parser.parse_args(argv)))
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def check_image(docker: Docker, result: BuildResult, force: bool) -> None:
+    """Refuse an image that is not the product, or not the one the build recorded."""
+    if result.fallbacks:
+        raise CheckFailed(
+            f"{result.tags[1]} was built with local stand-ins ({', '.join(result.stand_ins)}): "
+            "it is not the product. Build with the pinned inputs, then bundle."
+        )
+    if result.tags[1].endswith("-dirty") and not force:
+        raise CheckFailed(
+            f"{result.tags[1]} was built from a tree with uncommitted changes: commit, run "
+            "`nox -s build`, then bundle (or pass --force)."
+        )
+    if docker.image_id(result.tags[1]) != result.image_id:
+        raise CheckFailed(
+            f"{result.tags[1]} ({result.image_id}) is not in the engine behind `{docker}`: "
+            "run `nox -s build` first."
+        )
+
+
+def check_sbom(path: Path, image_id: str) -> None:
+    if not path.is_file():
+        raise CheckFailed(f"{path} is missing: run `nox -s build`, which writes it.")
+    described = json.loads(path.read_text())["metadata"]["component"]["bom-ref"]
+    if described != image_id:
+        raise CheckFailed(
+            f"{path} describes {described}, not {image_id}: run `nox -s build` again."
+        )
+
+
+def default_folder(result: BuildResult) -> Path:
+    version = tomllib.loads(PYPROJECT.read_text())["project"]["version"]
+    return BUILD / "bundle" / f"ner-app-{version}-{result.tags[1].split(':')[-1]}"
+
+
+def write_image(docker: Docker, result: BuildResult, folder: Path) -> oci_layout.Written:
+    """Save the image from the engine and write it as the bundle's OCI archive."""
+    saved = folder / "saved.tar"
+    docker.save(result.image_id, saved)
+    try:
+        written = oci_layout.write(
+            image_archive.read(saved), folder / IMAGE, git.revision_time(ROOT, result.revision)
+        )
+    finally:
+        saved.unlink(missing_ok=True)
+    if written.image_id != result.image_id:
+        raise VerificationFailed(
+            f"The saved image is {written.image_id}, not {result.image_id}: build it again."
+        )
+    return written
+
+
+def record(result: BuildResult, written: oci_layout.Written) -> str:
+    """image.json: one key per line, which verify-and-load.sh reads with sed."""
+    fields = {
+        "image_id": result.image_id,
+        "manifest_digest": written.manifest_digest,
+        "tags": result.tags,
+        "revision": result.revision,
+        "model": f"{result.model}=={result.model_version}",
+        "model_sha256": result.model_sha256,
+        "archive": IMAGE,
+        "archive_bytes": written.size,
+    }
+    lines = [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in fields.items()]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def lock_sha256(revision: str) -> str:
+    """The sha256 of poetry.lock as committed at revision."""
+    shown = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{revision}:poetry.lock"], capture_output=True
+    )
+    if shown.returncode:
+        raise CheckFailed(
+            f"This checkout has no commit {revision}, which the image was built from: bundle "
+            "from the checkout that built it."
+        )
+    return oci_layout.digest_of(shown.stdout).split(":")[1]
+
+
+def readme(result: BuildResult, key: signing.SigningKey, principal: str, sources: bool) -> str:
+    values = {
+        "@VERSION@": result.tags[0].split(":")[-1],
+        "@REVISION@": result.revision[:12],
+        "@FINGERPRINT@": signing.fingerprint(key.public),
+        "@PRINCIPAL@": principal,
+        "@TAGS@": " ".join(result.tags),
+        "@TAG@": result.tags[0],
+        "@SOURCES@": SOURCES_NOTE if sources else "",
+    }
+    text = (TEMPLATES / "README.txt").read_text()
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def files_of(folder: Path) -> Iterator[Path]:
+    """Every file under folder, as relative paths in sorted order."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            yield path.relative_to(folder)
+
+
+def write_sums(folder: Path) -> Path:
+    """SHA256SUMS over every file but itself and its signature, as `sha256sum -c` reads it."""
+    sums = folder / SUMS
+    lines = [
+        f"{sha256_of(folder / name)}  {name.as_posix()}\n"
+        for name in files_of(folder)
+        if name.name not in (SUMS, f"{SUMS}.sig")
+    ]
+    sums.write_text("".join(lines))
+    return sums
+
+
+def write_tar(folder: Path, mtime: int) -> Path:
+    """folder.tar, byte for byte the same for the same folder."""
+    target = folder.with_name(folder.name + ".tar")
+    partial = target.with_name(target.name + ".partial")
+    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+        for name in files_of(folder):
+            info = archive.gettarinfo(folder / name, f"{folder.name}/{name.as_posix()}")
+            info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
+            info.mode = 0o755 if name.name.endswith(".sh") else 0o644
+            with (folder / name).open("rb") as stream:
+                archive.addfile(info, stream)
+    partial.replace(target)
+    return target
+
+
+def fill(
+    options: BundleOptions, docker: Docker, result: BuildResult, folder: Path
+) -> oci_layout.Written:
+    """Write every file of the bundle into folder, signed."""
+    key = signing.load(options.key)
+    principal = options.signer or key.principal
+    if not principal:
+        raise CheckFailed("The key has no comment to name the signer by: pass --signer NAME.")
+    step(f"writing the image as an OCI layout archive: {folder / IMAGE}")
+    written = write_image(docker, result, folder)
+    (folder / RECORD).write_text(record(result, written))
+    shutil.copy2(SBOM, folder / SBOM_NAME)
+    version = result.tags[0].split(":")[-1]
+    statement = provenance.statement(
+        result, written.manifest_digest, lock_sha256(result.revision), version
+    )
+    (folder / PROVENANCE).write_text(provenance.dumps(statement))
+    shutil.copy2(TEMPLATES / SCRIPT, folder / SCRIPT)
+    (folder / "README.txt").write_text(readme(result, key, principal, options.with_sources))
+    (folder / SIGNERS).write_text(key.allowed_signers(principal))
+    if options.with_sources:
+        from ner_build import sources  # only for --with-sources
+
+        step("adding what an offline rebuild needs (sources/)")
+        sources.add(folder, result, docker, os.environ.get("POETRY", "poetry"))
+    step(f"signing SHA256SUMS as {principal} ({signing.fingerprint(key.public)})")
+    signing.sign(key, write_sums(folder))
+    return written
+
+
+def make(options: BundleOptions) -> Path:
+    docker = Docker.from_string(options.docker)
+    result = BuildResult.load()
+    check_image(docker, result, options.force)
+    check_sbom(SBOM, result.image_id)
+    folder = options.output or default_folder(result)
+    if options.output and folder.exists() and any(folder.iterdir()):
+        raise CheckFailed(f"{folder} exists and is not empty: choose another --output.")
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        written = fill(options, docker, result, partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.replace(folder)
+    step("checking the bundle as the customer will (verify-and-load.sh --verify-only)")
+    verify(folder, None)
+    archive = write_tar(folder, git.revision_time(ROOT, result.revision))
+    print(f"bundle: {folder}/\n  and as one file: {archive} ({archive.stat().st_size} bytes)")
+    print(f"image ID {result.image_id}, manifest {written.manifest_digest}")
+    return folder
+
+
+def verify(folder: Path, allowed_signers: Path | None) -> None:
+    """Run this project's verify-and-load.sh --verify-only on folder."""
+    env = {"NER_ALLOWED_SIGNERS": str(allowed_signers.resolve())} if allowed_signers else {}
+    command = ["sh", str(TEMPLATES / SCRIPT), "--verify-only", str(folder)]
+    returncode = subprocess.run(command, env={**os.environ, **env}, check=False).returncode
+    if returncode:
+        raise VerificationFailed(f"{folder} is not a good bundle (see above).")
+
+
+def command(options: BundleOptions) -> None:
+    if options.verify:
+        verify(options.verify, options.allowed_signers)
+    else:
+        make(options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse(sys.argv[1:] if argv is None else argv, os.environ)
+    return console.run_main(lambda: command(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
