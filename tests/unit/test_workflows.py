@@ -298,7 +298,22 @@ def test_workflow_permissions_are_read_only_by_default() -> None:
     assert set(levels.values()) <= {"read", "none", "read-all"}, levels
 
 
-def test_only_the_publish_job_can_write() -> None:
+def test_the_release_runs_only_on_version_tags_after_publish() -> None:
+    release = job(CI, "release")
+    assert normalised(str(release.get("if"))) == (
+        "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')"
+    )
+    assert release.get("needs") == ["publish"]
+
+
+def test_the_release_attaches_the_bundle_its_signature_and_the_sbom() -> None:
+    scripts = "\n".join(str(step.get("run", "")) for step in job(CI, "release")["steps"])
+    assert "nox -s bundle -- --key" in scripts
+    for asset in ('"$dir.tar"', "SHA256SUMS.sig", "allowed_signers", "sbom.cdx.json"):
+        assert asset in scripts.split("gh release create")[1], asset
+
+
+def test_only_the_publish_and_release_jobs_can_write() -> None:
     writers = {
         name
         for name, body in jobs(CI).items()
@@ -306,7 +321,7 @@ def test_only_the_publish_job_can_write() -> None:
             "write" in level for level in permission_levels(body.get("permissions", {})).values()
         )
     }
-    assert writers == {"publish"}
+    assert writers == {"publish", "release"}
 
 
 def test_zizmor_finds_nothing_in_the_workflows() -> None:
