@@ -59,13 +59,17 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 
 
 @pytest.fixture(scope="module")
-def good(built: BuildResult, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bundle of the built image, signed with the vendor's key (and its .tar beside it)."""
-    folder = tmp_path_factory.mktemp("bundle") / "ner-app"
+def good(
+    built: BuildResult, keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A bundle of the built image, signed with the vendor's key (and its .tar beside it);
+    removed afterwards, as pytest keeps its temporary folders."""
+    parent = tmp_path_factory.mktemp("bundle")
     options = bundle.parse(
-        [f"--key={keys.vendor}", f"--output={folder}", "--force"], dict(os.environ)
+        [f"--key={keys.vendor}", f"--output={parent / 'ner-app'}", "--force"], dict(os.environ)
     )
-    return bundle.make(options)
+    yield bundle.make(options)
+    shutil.rmtree(parent)
 
 
 @pytest.fixture(scope="module")
