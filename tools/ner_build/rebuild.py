@@ -92,9 +92,8 @@ def load_base(docker: Docker, sources: Path) -> str:
     return tag
 
 
-def options(
-    bundle: Path, sources: Path, docker: Docker, base: str, poetry: str
-) -> build.BuildOptions:
+def options(sources: Path, docker: Docker, base: str, poetry: str) -> build.BuildOptions:
+    """The normal build, from the bundle's inputs, with no network and no CA bundle."""
     return build.BuildOptions(
         docker=str(docker),
         base_image=base,
@@ -115,7 +114,7 @@ def rebuild(bundle: Path, docker: Docker, poetry: str) -> int:
     console.step(f"checking the engine behind `{docker}`")
     docker.check_engine()
     base = load_base(docker, sources)
-    result = build.run(options(bundle, sources, docker, base, poetry))
+    result = build.run(options(sources, docker, base, poetry))
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(asdict(result), indent=2) + "\n")
     return report(docker, shipped, result.image_id, result.tags[1])
