@@ -1,5 +1,5 @@
 """The build's offline inputs: where a bundle's sources keep their .debs and wheels, and how a
-build puts them into its context (build/image/offline/, which the Dockerfile's builder mounts).
+build puts them into its context (build/image/offline/, which the Dockerfile's builder copies).
 
 Only the standard library is used here: a rebuild from a bundle runs with the tools' venv alone.
 """
@@ -43,7 +43,7 @@ def check(sources: Path) -> None:
 def prepare(target: Path, sources: Path | None) -> None:
     """Fill the context's offline/ folder: a note only for a normal build (the builder then
     fetches), or the .debs and image wheels of a bundle's sources/ (then it fetches nothing).
-    The folder always exists: the Dockerfile bind-mounts it."""
+    The folder always exists: the Dockerfile copies it."""
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     if sources is None:
