@@ -27,7 +27,7 @@ done
 
 if [ -f "$bundle/verify-and-load.sh" ]; then
     echo "==> verifying the bundle (signature and checksums)" >&2
-    sh "$bundle/verify-and-load.sh" --verify-only || fail "the bundle did not verify (see above): do not rebuild from it; ask the vendor for a new one."
+    (cd "$bundle" && sh ./verify-and-load.sh --verify-only) || fail "the bundle did not verify (see above): do not rebuild from it; ask the vendor for a new one."
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ner-app-rebuild.XXXXXX")
