@@ -113,7 +113,7 @@ def test_a_lock_changed_since_the_build_is_refused(make_repo: Callable[..., Path
 def test_rebuild_sh_is_shipped_beside_the_tools() -> None:
     script = sources.REBUILD_SCRIPT.read_text()
     assert script.startswith("#!/bin/sh\n")
-    assert 'verify-and-load.sh" --verify-only' in script
+    assert "verify-and-load.sh --verify-only" in script
     assert "--no-index" in script
     assert "--require-hashes" in script
 
