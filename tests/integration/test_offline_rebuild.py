@@ -29,15 +29,30 @@ def engine() -> Docker:
     return Docker.from_env()
 
 
+def own_tags(client: docker.DockerClient, names: tuple[str, ...]) -> set[str]:
+    """The tags named name:… for each name (not the other tags of those images: the rebuilt
+    image is the shipped one, whose tags are not the rebuild's)."""
+    return {
+        tag
+        for name in names
+        for image in client.images.list(name=name)
+        for tag in image.tags
+        if tag.rsplit(":", 1)[0] == name
+    }
+
+
 @pytest.fixture(scope="module")
-def rebuild_tags(docker_client: docker.DockerClient, engine: Docker) -> Iterator[None]:
-    """The rebuild tags its image and base (ner-app-rebuild*); remove the tags it added."""
+def rebuild_tags(
+    docker_client: docker.DockerClient, engine: Docker, built: BuildResult, image: str
+) -> Iterator[None]:
+    """The rebuild tags its image and base (ner-app-rebuild*); remove the tags it added, and
+    only those: the shipped image keeps its tags."""
     names = (rebuild.IMAGE, rebuild.BASE_TAG)
-    before = {tag for name in names for i in docker_client.images.list(name=name) for tag in i.tags}
+    before = own_tags(docker_client, names)
     yield
-    after = {tag for name in names for i in docker_client.images.list(name=name) for tag in i.tags}
-    for tag in sorted(after - before):
+    for tag in sorted(own_tags(docker_client, names) - before):
         engine.remove_image(tag)
+    assert docker_client.images.get(image).id == built.image_id
 
 
 @pytest.fixture(scope="module")
