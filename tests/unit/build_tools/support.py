@@ -29,6 +29,7 @@ EVERY_OPTION = build.BuildOptions(
     dockerfile=Path("/src/docker/Dockerfile"),
     allow_fallbacks=True,
     result=Path("/work/build/trained.json"),
+    offline=Path("/bundle/sources"),
 )
 
 
