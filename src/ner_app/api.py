@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ner_app import metrics
 from ner_app.inputs import InputError, check_text
 from ner_app.readiness import Readiness
 from ner_app.settings import Settings, SettingsError
@@ -181,6 +183,7 @@ async def entities(request: Request, readiness: Readiness) -> JSONResponse:
     except Refusal as refusal:
         return error(refusal.status, str(refusal), refusal.headers)
     found, nlp = await run_in_threadpool(entities_of, asked.texts, settings.model)
+    metrics.DOCUMENTS.inc(len(found))
     documents = [{"entities": ents} for ents in found]
     result: dict[str, Any] = {"pipeline": pipeline_fields(nlp, settings.model)}
     result |= {"entities": found[0]} if asked.single else {"documents": documents}
@@ -198,7 +201,11 @@ def routes(readiness: Readiness, prefix: str = "") -> list[Route]:
     """The API's routes, at the root and under the page's base URL path when it has one."""
 
     async def post(request: Request) -> JSONResponse:
-        return await entities(request, readiness)
+        started = time.perf_counter()
+        response = await entities(request, readiness)
+        metrics.LATENCY.labels("entities").observe(time.perf_counter() - started)
+        metrics.REQUESTS.labels("entities", str(response.status_code)).inc()
+        return response
 
     found = []
     for base in dict.fromkeys(["", prefix]):

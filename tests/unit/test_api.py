@@ -147,3 +147,26 @@ def test_openapi_describes_the_route_and_every_refusal(client: TestClient) -> No
     assert document["openapi"].startswith("3.1")
     responses = document["paths"]["/api/v1/entities"]["post"]["responses"]
     assert set(responses) == {"200", "400", "401", "413", "415", "422", "503"}
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+def test_metrics_count_requests_documents_and_the_load_time(loaded: Readiness) -> None:
+    from ner_app import metrics
+
+    ok = {"route": "entities", "status": "200"}
+    before = (sample("ner_api_requests_total", ok), sample("ner_documents_total"))
+    app = Starlette(routes=[*api.routes(loaded), *metrics.routes()])
+    with TestClient(app) as client:
+        client.post(URL, json={"texts": [SAMPLE, SAMPLE, SAMPLE]})
+        client.post(URL, content=b"{", headers={"content-type": "application/json"})
+        text = client.get("/metrics").text
+    assert sample("ner_api_requests_total", ok) == before[0] + 1
+    assert sample("ner_documents_total") == before[1] + 3
+    assert sample("ner_api_requests_total", {"route": "entities", "status": "400"}) >= 1
+    assert sample("ner_pipeline_load_seconds") > 0
+    assert "ner_api_request_seconds_bucket" in text
