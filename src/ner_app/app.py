@@ -36,7 +36,13 @@ def read_input(settings: Settings) -> str | None:
     """The text to analyse (an upload wins over the text area), or None after a message."""
     st.selectbox("Example", [NO_EXAMPLE, *EXAMPLES], key="example", on_change=use_example)
     text = st.text_area("Text", key="text", height=180, placeholder="Paste text here…")
-    upload = st.file_uploader("…or upload a UTF-8 .txt file", type=["txt"], key="upload")
+    limit = settings.max_upload_bytes
+    upload = st.file_uploader(
+        f"…or upload a UTF-8 .txt file (at most {limit:,} bytes)",
+        type=["txt"],
+        key="upload",
+        max_upload_size=inputs.upload_limit_mb(limit),
+    )
     try:
         if upload is not None:
             text = inputs.decode_upload(upload.getvalue(), upload.name, settings.max_upload_bytes)

@@ -120,6 +120,12 @@ def test_whitespace_only_text_asks_for_text(app: AppTest) -> None:
     assert "Enter some text" in app.info[0].value
 
 
+def test_the_uploader_states_the_apps_limit_not_streamlits(app: AppTest) -> None:
+    uploader = app.file_uploader(key="upload")
+    assert uploader.proto.max_upload_size_mb == 1  # not Streamlit's 10 MB (config.toml)
+    assert "at most 100 bytes" in uploader.proto.label
+
+
 def test_uploaded_text_file_is_analysed(app: AppTest) -> None:
     app.file_uploader(key="upload").upload("notes.txt", b"Grace Hopper in Paris", "text/plain")
     app.run()
