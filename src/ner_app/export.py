@@ -19,9 +19,11 @@ def to_json(entities: Sequence[Entity]) -> str:
 
 
 def to_csv(entities: Sequence[Entity]) -> str:
-    """A CSV table with a header row and one row per entity."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    """A CSV table with a header row and one row per entity, lines ended by CRLF (RFC 4180):
+    the csv module quotes a field holding any character of the line terminator, so a lone CR
+    or LF in a text stays inside its quoted field."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(asdict(entity) for entity in entities)
     return buffer.getvalue()
