@@ -51,7 +51,12 @@ def analyse(nlp: Language, text: str) -> tuple[Doc, list[Entity]]:
 
 def count_by_label(entities: Iterable[Entity]) -> dict[str, int]:
     """How many entities carry each label, most frequent first (ties by label)."""
-    counts = Counter(entity.label for entity in entities)
+    return count_labels(entity.label for entity in entities)
+
+
+def count_labels(labels: Iterable[str]) -> dict[str, int]:
+    """How often each label occurs, most frequent first (ties by label)."""
+    counts = Counter(labels)
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
