@@ -65,6 +65,7 @@ def show_results(nlp: Language, text: str) -> None:
         return
     labels = label_filter(text, list(counts))
     shown = analysis.filter_by_labels(entities, labels)
+    st.html(analysis.legend({label: counts[label] for label in labels}))
     st.html(analysis.highlight(doc, labels, rtl=inputs.is_right_to_left(text)))
     st.subheader("Entities")
     st.dataframe([vars(entity) for entity in shown], hide_index=True)
@@ -156,6 +157,7 @@ def run_batch_mode(nlp: Language, settings: Settings) -> None:
     counts = analysis.count_labels(str(row["label"]) for row in rows)
     labels = label_filter(key, list(counts))
     shown = [row for row in rows if row["label"] in labels]
+    st.html(analysis.legend({label: counts[label] for label in labels}))
     st.subheader("Entities")
     st.dataframe(shown, hide_index=True, key="batch_table")
     st.subheader("Counts per label")

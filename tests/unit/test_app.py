@@ -73,9 +73,10 @@ def test_sample_text_shows_its_entities(app: AppTest) -> None:
         ("London", "GPE"),
         ("1843", "DATE"),
     ]
-    highlighted = app.get("html")[0].value
+    highlighted = app.get("html")[1].value  # [0] is the legend
     assert "Ada Lovelace" in highlighted
     assert "<mark" in highlighted
+    assert "PERSON – People, including fictional (2)" in app.get("html")[0].value
 
 
 def test_picking_an_example_fills_the_text_and_analyses_it(app: AppTest) -> None:
@@ -151,7 +152,7 @@ def test_html_and_script_are_shown_as_text(app: AppTest) -> None:
     app.text_area(key="text").input(
         '<img src=x onerror="alert(1)"> <script>x()</script> London'
     ).run()
-    highlighted = app.get("html")[0].value
+    highlighted = app.get("html")[1].value  # [0] is the legend
     assert "<script>" not in highlighted
     assert "<img" not in highlighted
     assert "&lt;script&gt;" in highlighted
