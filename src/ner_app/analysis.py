@@ -81,7 +81,7 @@ def legend(counts: dict[str, int]) -> str:
     for label, count in counts.items():
         description = _describe(label)
         title = f' title="{html.escape(description)}"' if description else ""
-        text = html.escape(label) + (f" – {html.escape(description)}" if description else "")
+        text = html.escape(label) + (f": {html.escape(description)}" if description else "")
         chips.append(
             f'<span class="ner-legend"{title} style="background:{label_colour(label)};'
             "padding:0.15em 0.5em;margin:0 0.4em 0.4em 0;border-radius:0.35em;"

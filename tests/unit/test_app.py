@@ -76,7 +76,7 @@ def test_sample_text_shows_its_entities(app: AppTest) -> None:
     highlighted = app.get("html")[1].value  # [0] is the legend
     assert "Ada Lovelace" in highlighted
     assert "<mark" in highlighted
-    assert "PERSON – People, including fictional (2)" in app.get("html")[0].value
+    assert "PERSON: People, including fictional (2)" in app.get("html")[0].value
 
 
 def test_picking_an_example_fills_the_text_and_analyses_it(app: AppTest) -> None:
