@@ -11,6 +11,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from ner_build import load
 from ner_build.result import BuildResult
 from testcontainers.core.container import DockerContainer
 
@@ -88,3 +89,11 @@ def test_metrics_count_the_requests(app: DockerContainer) -> None:
     assert 'ner_api_requests_total{route="entities",status="200"}' in text
     assert "ner_pipeline_load_seconds " in text
     assert "ner_documents_total" in text
+
+
+def test_a_short_load_at_4_connections_has_no_errors(app: DockerContainer) -> None:
+    """The short version of the bench's load rows (nox -s bench measures them)."""
+    body = json.dumps({"texts": [SAMPLE] * 5})
+    result = load.run(url(app, "/api/v1/entities"), body, connections=4, seconds=3, token=TOKEN)
+    assert result.requests > 0
+    assert result.errors == 0

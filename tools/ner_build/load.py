@@ -23,7 +23,7 @@ INSTALL_HINT = "Install wrk (Debian: `apt-get install wrk`, or `tools/provision-
 SCRIPT = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = {body}
+{authorization}wrk.body = {body}
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -72,14 +72,20 @@ def parse(output: str, connections: int) -> LoadResult:
     )
 
 
-def run(url: str, body: str, connections: int, seconds: int, timeout_s: int = 30) -> LoadResult:
-    """POST body to url from `connections` connections for `seconds` seconds."""
+def run(
+    url: str, body: str, connections: int, seconds: int, token: str = "", timeout_s: int = 30
+) -> LoadResult:
+    """POST body to url from `connections` connections for `seconds` seconds (with the bearer
+    token when one is given)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise CheckFailed(f"wrk is not installed. {INSTALL_HINT}")
     with tempfile.TemporaryDirectory(prefix="ner-wrk-") as tmp:
         script = Path(tmp) / "post.lua"
-        script.write_text(SCRIPT.format(body=lua_string(body)))
+        bearer = f'wrk.headers["Authorization"] = {lua_string("Bearer " + token)}\n'
+        script.write_text(
+            SCRIPT.format(body=lua_string(body), authorization=bearer if token else "")
+        )
         threads = min(connections, 2)
         output = process.output(
             [wrk, f"--threads={threads}", f"--connections={connections}",

@@ -17,10 +17,15 @@ class Echo(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     expected = b""
+    authorization = ""
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        good = self.headers["Content-Type"] == "application/json" and body == self.expected
+        good = (
+            self.headers["Content-Type"] == "application/json"
+            and body == self.expected
+            and self.headers.get("Authorization", "") == self.authorization
+        )
         self.send_response(200 if good else 400)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -46,8 +51,8 @@ def url(httpd: ThreadingHTTPServer) -> str:
 
 def test_wrk_posts_the_body_and_reports_no_errors(server: ThreadingHTTPServer) -> None:
     body = '{"text": "Ada \\"Lovelace\\" in London\\n"}'
-    Echo.expected = body.encode()
-    result = load.run(url(server), body, connections=4, seconds=1)
+    Echo.expected, Echo.authorization = body.encode(), "Bearer s3cret"
+    result = load.run(url(server), body, connections=4, seconds=1, token="s3cret")
     assert result.requests > 10
     assert result.errors == 0
     assert 0 < result.p50_ms <= result.p99_ms
@@ -56,7 +61,7 @@ def test_wrk_posts_the_body_and_reports_no_errors(server: ThreadingHTTPServer) -
 
 def test_refused_requests_count_as_errors(server: ThreadingHTTPServer) -> None:
     """The control: a body the server does not expect gets 400s, which wrk counts."""
-    Echo.expected = b"something else"
+    Echo.expected, Echo.authorization = b"something else", ""
     result = load.run(url(server), '{"text": "x"}', connections=1, seconds=1)
     assert result.errors == result.requests > 0
 
