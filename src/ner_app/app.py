@@ -14,7 +14,7 @@ from ner_app.pipeline import PipelineInfo, PipelineLoadError, describe
 from ner_app.settings import Settings, SettingsError
 
 NO_EXAMPLE = "(your own text)"
-MODES = ("One text", "Batch of files")
+MODES = ("Paste or upload", "Batch of files")
 BATCH_COLUMNS = ("document", "text", "label", "start", "end")
 
 
