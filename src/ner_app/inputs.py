@@ -5,6 +5,7 @@ Every refusal is an InputError whose message tells the user what to do next.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -45,6 +46,13 @@ def decode_upload(data: bytes, filename: str, max_bytes: int) -> str:
             f"{filename} is not valid UTF-8 (byte {error.start:,} cannot be decoded). "
             "Save it as UTF-8 and upload it again."
         ) from None
+
+
+def upload_limit_mb(max_bytes: int) -> int:
+    """Streamlit's uploader limit (whole MB of 1024 * 1024 bytes) that max_bytes fits in, so
+    the page promises no more than the app accepts but for the rounding, which the uploader's
+    label (the exact figure) and decode_upload's message cover."""
+    return max(1, math.ceil(max_bytes / (1024 * 1024)))
 
 
 def replace_control_characters(text: str) -> tuple[str, int]:

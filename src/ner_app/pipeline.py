@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import metadata
 
 import spacy
 from spacy.about import __version__ as SPACY_VERSION
@@ -82,3 +84,20 @@ def entity_labels(nlp: Language) -> tuple[str, ...]:
 
 
 _ENTITY_COMPONENTS = frozenset({"EntityRecognizer", "EntityRuler", "SpanRuler"})
+
+
+def package_sha256(name: str) -> str | None:
+    """The sha256 of the wheel the pipeline package was installed from, as pip recorded it
+    (direct_url.json); None for a pipeline that is a folder or was installed another way."""
+    try:
+        recorded = metadata.distribution(name).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    if not recorded:
+        return None
+    archive = json.loads(recorded).get("archive_info", {})
+    hashes = archive.get("hashes") or {}
+    if hashes.get("sha256"):
+        return str(hashes["sha256"])
+    algorithm, _, value = str(archive.get("hash", "")).partition("=")  # the older form
+    return value if algorithm == "sha256" and value else None

@@ -7,6 +7,7 @@ liveness) before spaCy is imported: the preload thread imports it.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import asdict
 from typing import ClassVar
 
@@ -30,13 +31,16 @@ class Readiness:
     def load(self) -> None:
         # Imported here: spaCy and Streamlit take most of a second to import.
         from ner_app.loader import cached_pipeline
+        from ner_app.metrics import PIPELINE_LOAD_SECONDS
         from ner_app.pipeline import PipelineLoadError, describe
 
+        started = time.perf_counter()
         try:
             nlp = cached_pipeline(Settings.from_env().model)
         except (SettingsError, PipelineLoadError) as error:
             self._set(503, {"status": "failed", "error": str(error)})
         else:
+            PIPELINE_LOAD_SECONDS.set(time.perf_counter() - started)
             self._set(200, {"status": "ready", "pipeline": asdict(describe(nlp))})
 
     def report(self) -> tuple[int, dict[str, object]]:

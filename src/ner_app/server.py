@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ner_app import api, metrics
 from ner_app.healthcheck import as_prefix
 from ner_app.readiness import Readiness
 from ner_app.settings import Settings, SettingsError
@@ -87,8 +88,13 @@ def readiness_routes(base_url_path: str) -> list[Route]:
     return [Route(path, ready) for path in paths]
 
 
+BASE_URL_PATH = str(st.get_option("server.baseUrlPath") or "")
 app = st.App(
     Path(__file__).with_name("app.py"),
     lifespan=preload,
-    routes=readiness_routes(str(st.get_option("server.baseUrlPath") or "")),
+    routes=[
+        *readiness_routes(BASE_URL_PATH),
+        *api.routes(readiness, as_prefix(BASE_URL_PATH)),
+        *metrics.routes(as_prefix(BASE_URL_PATH)),
+    ],
 )

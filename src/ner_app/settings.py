@@ -21,11 +21,15 @@ class Settings:
     max_chars: int = 100_000
     max_upload_bytes: int = 1_000_000
     drain_seconds: int = 0
+    max_batch_docs: int = 100
+    max_batch_bytes: int = 5_000_000
+    api_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``NER_MODEL``, ``NER_MAX_CHARS``, ``NER_MAX_UPLOAD_BYTES`` and
-        ``NER_DRAIN_SECONDS``."""
+        """Read ``NER_MODEL``, ``NER_MAX_CHARS``, ``NER_MAX_UPLOAD_BYTES``,
+        ``NER_DRAIN_SECONDS``, ``NER_MAX_BATCH_DOCS``, ``NER_MAX_BATCH_BYTES`` and
+        ``NER_API_TOKEN``."""
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
@@ -33,6 +37,9 @@ class Settings:
             max_chars=_positive_int(env, "NER_MAX_CHARS", defaults.max_chars),
             max_upload_bytes=_positive_int(env, "NER_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
             drain_seconds=_positive_int(env, "NER_DRAIN_SECONDS", defaults.drain_seconds, least=0),
+            max_batch_docs=_positive_int(env, "NER_MAX_BATCH_DOCS", defaults.max_batch_docs),
+            max_batch_bytes=_positive_int(env, "NER_MAX_BATCH_BYTES", defaults.max_batch_bytes),
+            api_token=env.get("NER_API_TOKEN", "").strip(),
         )
 
 

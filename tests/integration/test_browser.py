@@ -123,3 +123,41 @@ def test_binary_upload_gets_the_message_and_health_stays_ok(
     alert.wait_for(timeout=WAIT_MS)
     assert "looks like a binary file" in alert.inner_text()
     assert http_get(url(app, "/_stcore/health")) == (200, "ok")
+
+
+def batch_mode(page: Page) -> None:
+    page.get_by_text("Batch of files").click()
+    page.get_by_text("Upload UTF-8 .txt files").wait_for(timeout=WAIT_MS)
+
+
+def test_a_batch_of_three_files_with_a_bad_one(page: Page, tmp_path: Path) -> None:
+    files = {
+        "a.txt": b"Grace Hopper in Paris.",
+        "b.txt": b"\x89PNG\r\n\x1a\n\x00\x00",
+        "c.txt": b"Ada Lovelace in London.",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    batch_mode(page)
+    page.locator("input[type=file]").set_input_files([tmp_path / name for name in files])
+    warning = page.get_by_test_id("stAlertContentWarning")
+    warning.wait_for(timeout=WAIT_MS)
+    assert "b.txt looks like a binary file" in warning.inner_text()
+    assert table_rows(page) == [
+        ("a.txt", "Grace Hopper"),
+        ("a.txt", "Paris"),
+        ("c.txt", "Ada Lovelace"),
+        ("c.txt", "London"),
+    ]
+
+
+def test_a_csv_column_in_the_browser(page: Page, tmp_path: Path) -> None:
+    table = tmp_path / "people.csv"
+    table.write_text("id,text\n1,Grace Hopper in Paris\n2,Ada Lovelace\n", encoding="utf-8")
+    batch_mode(page)
+    page.locator("input[type=file]").set_input_files(table)
+    assert table_rows(page) == [
+        ("people.csv row 1", "Grace Hopper"),
+        ("people.csv row 1", "Paris"),
+        ("people.csv row 2", "Ada Lovelace"),
+    ]

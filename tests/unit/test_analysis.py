@@ -53,3 +53,34 @@ def test_unusual_characters_do_not_break_extraction(nlp: Language, text: str) ->
     doc, entities = analyse(nlp, text)
     assert all(text[e.start : e.end] == e.text for e in entities)
     assert isinstance(highlight(doc, ["PERSON"]), str)
+
+
+def test_every_label_gets_a_stable_colour_of_its_own() -> None:
+    from ner_app.analysis import label_colour
+
+    labels = ["PERSON", "ORG", "GPE", "DATE", "DISEASE", "CHEMICAL", "Gen", "产品"]
+    colours = [label_colour(label) for label in labels]
+    assert len(set(colours)) == len(labels)
+    assert colours == [label_colour(label) for label in labels]
+    assert all(c.startswith("hsl(") for c in colours)
+
+
+def test_the_legend_names_each_label_with_spacys_description_and_escapes(nlp: Language) -> None:
+    from ner_app.analysis import label_colour, legend
+
+    html = legend({"PERSON": 2, "<b>X</b>": 1})
+    assert "People, including fictional" in html
+    assert "PERSON" in html
+    assert "(2)" in html
+    assert label_colour("PERSON") in html
+    assert "<b>X</b>" not in html
+    assert "&lt;b&gt;X&lt;/b&gt;" in html
+
+
+def test_highlighting_uses_the_label_colours(nlp: Language) -> None:
+    from ner_app.analysis import analyse, highlight, label_colour
+
+    doc, _ = analyse(nlp, "Ada Lovelace in London")
+    html = highlight(doc, ["PERSON", "GPE"])
+    assert label_colour("PERSON") in html
+    assert label_colour("GPE") in html

@@ -73,9 +73,10 @@ def test_sample_text_shows_its_entities(app: AppTest) -> None:
         ("London", "GPE"),
         ("1843", "DATE"),
     ]
-    highlighted = app.get("html")[0].value
+    highlighted = app.get("html")[1].value  # [0] is the legend
     assert "Ada Lovelace" in highlighted
     assert "<mark" in highlighted
+    assert "PERSON: People, including fictional (2)" in app.get("html")[0].value
 
 
 def test_picking_an_example_fills_the_text_and_analyses_it(app: AppTest) -> None:
@@ -120,6 +121,12 @@ def test_whitespace_only_text_asks_for_text(app: AppTest) -> None:
     assert "Enter some text" in app.info[0].value
 
 
+def test_the_uploader_states_the_apps_limit_not_streamlits(app: AppTest) -> None:
+    uploader = app.file_uploader(key="upload")
+    assert uploader.proto.max_upload_size_mb == 1  # not Streamlit's 10 MB (config.toml)
+    assert "at most 100 bytes" in uploader.proto.label
+
+
 def test_uploaded_text_file_is_analysed(app: AppTest) -> None:
     app.file_uploader(key="upload").upload("notes.txt", b"Grace Hopper in Paris", "text/plain")
     app.run()
@@ -145,7 +152,7 @@ def test_html_and_script_are_shown_as_text(app: AppTest) -> None:
     app.text_area(key="text").input(
         '<img src=x onerror="alert(1)"> <script>x()</script> London'
     ).run()
-    highlighted = app.get("html")[0].value
+    highlighted = app.get("html")[1].value  # [0] is the legend
     assert "<script>" not in highlighted
     assert "<img" not in highlighted
     assert "&lt;script&gt;" in highlighted
@@ -170,3 +177,69 @@ def test_bad_setting_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("NER_MAX_CHARS", "lots")
     app = AppTest.from_file(str(APP), default_timeout=30).run()
     assert "NER_MAX_CHARS='lots' is not a whole number" in app.error[0].value
+
+
+def batch_mode(app: AppTest) -> AppTest:
+    app.radio(key="mode").set_value("Batch of files").run()
+    return app
+
+
+def batch_rows(app: AppTest) -> list[tuple[str, str, str]]:
+    frame = app.dataframe[0].value
+    return list(zip(frame["document"], frame["text"], frame["label"], strict=True))
+
+
+def test_a_batch_of_three_files_runs_the_good_two_and_names_the_bad_one(
+    app: AppTest, media_stores: list[MemoryMediaFileStorage]
+) -> None:
+    uploader = batch_mode(app).file_uploader(key="batch")
+    uploader.upload("a.txt", b"Grace Hopper in Paris", "text/plain")
+    uploader.upload("b.txt", b"\x00\x01binary", "text/plain")
+    uploader.upload("c.txt", b"Ada Lovelace in London", "text/plain")
+    app.run()
+    assert not app.exception
+    assert "b.txt looks like a binary file" in app.warning[0].value
+    assert batch_rows(app) == [
+        ("a.txt", "Grace Hopper", "PERSON"),
+        ("a.txt", "Paris", "GPE"),
+        ("c.txt", "Ada Lovelace", "PERSON"),
+        ("c.txt", "London", "GPE"),
+    ]
+    assert "2 documents analysed: 4 entities" in app.success[0].value
+    jsonl = downloaded(app, media_stores, "Download JSONL").splitlines()
+    assert [json.loads(line)["document"] for line in jsonl] == ["a.txt"] * 2 + ["c.txt"] * 2
+    table = list(csv.DictReader(io.StringIO(downloaded(app, media_stores, "Download CSV"))))
+    assert [row["label"] for row in table] == ["PERSON", "GPE", "PERSON", "GPE"]
+
+
+def test_a_csv_column_is_analysed_row_by_row(app: AppTest) -> None:
+    uploader = batch_mode(app).file_uploader(key="batch")
+    table = b"id,note,text\n1,Paris,Grace Hopper\n2,Berlin,\n3,x,Ada Lovelace\n"
+    uploader.upload("people.csv", table, "text/csv")
+    app.run()
+    assert app.selectbox(key="column").value == "text"
+    assert "people.csv row 2: Enter some text" in app.warning[0].value
+    assert batch_rows(app) == [
+        ("people.csv row 1", "Grace Hopper", "PERSON"),
+        ("people.csv row 3", "Ada Lovelace", "PERSON"),
+    ]
+    app.selectbox(key="column").set_value("note").run()
+    assert batch_rows(app) == [
+        ("people.csv row 1", "Paris", "GPE"),
+        ("people.csv row 2", "Berlin", "GPE"),
+    ]
+
+
+def test_a_batch_over_the_document_limit_is_refused(
+    test_pipeline_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NER_MODEL", test_pipeline_name)
+    monkeypatch.setenv("NER_MAX_BATCH_DOCS", "2")
+    app = batch_mode(AppTest.from_file(str(APP), default_timeout=30).run())
+    uploader = app.file_uploader(key="batch")
+    for name in ("a.txt", "b.txt", "c.txt"):
+        uploader.upload(name, b"Ada Lovelace", "text/plain")
+    app.run()
+    assert "the limit is 2" in app.error[0].value
+    assert "NER_MAX_BATCH_DOCS" in app.error[0].value
+    assert not app.dataframe

@@ -27,4 +27,4 @@ def test_csv_has_a_header_and_round_trips_quotes_and_unicode() -> None:
 
 def test_empty_exports_are_still_valid() -> None:
     assert json.loads(to_json([])) == []
-    assert to_csv([]) == ",".join(COLUMNS) + "\n"
+    assert to_csv([]) == ",".join(COLUMNS) + "\r\n"  # RFC 4180 line ends

@@ -6,6 +6,7 @@ from ner_app.inputs import (
     decode_upload,
     is_right_to_left,
     replace_control_characters,
+    upload_limit_mb,
 )
 
 
@@ -52,3 +53,10 @@ def test_right_to_left_detection() -> None:
     assert is_right_to_left("שלום עולם, hi")
     assert not is_right_to_left("hello שלום world")
     assert not is_right_to_left("1234 🙂")
+
+
+@pytest.mark.parametrize(
+    ("limit", "mb"), [(1, 1), (1_048_576, 1), (1_048_577, 2), (50_000_000, 48)]
+)
+def test_the_uploaders_mb_fit_the_setting(limit: int, mb: int) -> None:
+    assert upload_limit_mb(limit) == mb

@@ -108,7 +108,9 @@ def nox(args: Sequence[str], env: Mapping[str, str]) -> None:
 def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> None:
     """Provision (Debian/Ubuntu), bootstrap the tools, then run nox: every session CI runs."""
     if env.get("NER_PROVISION", "1") != "0":
-        provision(["engine", "base-image", "browser", "registry", "docker26", "podman", "lb"])
+        provision(
+            ["engine", "base-image", "browser", "registry", "docker26", "podman", "lb", "load"]
+        )
     docker = docker_client(env)
     session_env = session_environment(docker, env)
     base = base_image_for_tests(docker, env)
