@@ -234,6 +234,7 @@ class Session:
         self._page: Page | None = None
         self._upload_count = 0
         self.failed_requests: list[str] = []  # "ERROR URL" of requests the browser gave up
+        self._loaded_after = 0  # how many requests had failed when the page was last loaded
 
     @property
     def page(self) -> Page:
@@ -251,6 +252,7 @@ class Session:
         await self._step("the page's Text area", self._load())
 
     async def _load(self) -> None:
+        self._loaded_after = len(self.failed_requests)
         await self.page.goto(self.base_url)
         await self.page.get_by_label("Text").wait_for()
 
@@ -262,9 +264,14 @@ class Session:
     def _note_failure(self, request: Request) -> None:
         self.failed_requests.append(f"{request.failure} {request.url}")
 
-    def network_changed_since(self, count: int) -> bool:
-        """Whether a request failed with ERR_NETWORK_CHANGED after the first `count` failures."""
-        return any(NETWORK_CHANGED in failed for failed in self.failed_requests[count:])
+    def network_changed_since_load(self) -> bool:
+        """Whether a request failed with ERR_NETWORK_CHANGED since the page was last loaded.
+
+        The page loads its components' scripts lazily, so a request dropped while the page
+        opened can break a step long after (a failed dynamic import shows as the app's error)."""
+        return any(
+            NETWORK_CHANGED in failed for failed in self.failed_requests[self._loaded_after :]
+        )
 
     async def reload(self) -> None:
         """Load the page again, as a user would after the browser dropped its requests."""
@@ -392,10 +399,9 @@ async def exercise(session: Session, round_: int = 0, expect: Expect = finds_all
     """Analyse a text, then an upload, in an open session; never raises. Redone once, after a
     reload, when Chromium dropped a request because its host's network changed meanwhile."""
     started = time.monotonic()
-    failed_before = len(session.failed_requests)
     found, error = await _steps(session, round_, expect)
     retried = 0
-    if error and session.network_changed_since(failed_before):
+    if error and session.network_changed_since_load():
         retried = 1
         try:
             await session.reload()
@@ -461,7 +467,7 @@ async def open_session(session: Session) -> SessionResult:
         try:
             await session.open()
         except SessionFailed:
-            if not session.network_changed_since(0):
+            if not session.network_changed_since_load():
                 raise
             retried = 1
             await session.reload()

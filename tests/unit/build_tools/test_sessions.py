@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
+from typing import cast
 
 import pytest
 from ner_build.sessions import (
+    NETWORK_CHANGED,
     OUTCOME_JS,
     TEXTS,
     UPLOADS,
     Seen,
+    Session,
     SessionResult,
     finds_all,
     finds_exactly,
@@ -20,6 +24,7 @@ from ner_build.sessions import (
     samples_for,
     summarize,
 )
+from playwright.async_api import Browser
 
 
 def result(index: int, replicas: tuple[str, ...] = (), error: str | None = None) -> SessionResult:
@@ -125,3 +130,14 @@ def test_summary_of_nothing_is_zeros() -> None:
         "errors": {},
         "retried_after_network_change": 0,
     }
+
+
+def test_a_network_change_while_the_page_opened_counts_for_later_steps(tmp_path: Path) -> None:
+    """CI saw a script dropped with ERR_NETWORK_CHANGED while the page opened break the
+    upload later ("Failed to fetch dynamically imported module"): that must be retried."""
+    session = Session(cast(Browser, None), "http://127.0.0.1:1", 0, uploads=tmp_path)
+    assert not session.network_changed_since_load()
+    session.failed_requests.append("net::ERR_ABORTED http://127.0.0.1:1/static/js/a.js")
+    assert not session.network_changed_since_load()
+    session.failed_requests.append(f"{NETWORK_CHANGED} http://127.0.0.1:1/static/js/b.js")
+    assert session.network_changed_since_load()
