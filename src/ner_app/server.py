@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ner_app import api, metrics
+from ner_app import api, metrics, nodelay
 from ner_app.healthcheck import as_prefix
 from ner_app.readiness import Readiness
 from ner_app.settings import Settings, SettingsError
@@ -70,6 +70,7 @@ def drain_seconds() -> int:
 async def preload(_app: object) -> AsyncIterator[None]:
     """Start loading the pipeline as the server starts, without delaying liveness; drain on
     SIGTERM when NER_DRAIN_SECONDS says so."""
+    nodelay.set_on_listeners()  # the socket is bound; nothing is accepted before startup ends
     threading.Thread(target=readiness.load, name=PRELOAD_THREAD, daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         drain_on_sigterm(drain_seconds())

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from ner_build import browser as chromium
-from ner_build import build, console, git, model, process
+from ner_build import build, console, git, loadbench, model, process
 from ner_build.benchstats import Budget, Results, chart, markdown, update_readme
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ToolError
@@ -49,19 +48,6 @@ REQUESTS = 20  # NER requests through the page before memory is read again
 RULER = "ner-app-bench-ruler"  # our image with the entity-ruler test pipeline, for contrast
 PAGE_LOADS = 3
 APP_PORT = "8501"
-# `docker stats` memory units: binary (go-units BytesSize) and decimal (HumanSize).
-UNITS = {
-    "B": 1.0,
-    "kB": 1e3,
-    "KB": 1e3,
-    "MB": 1e6,
-    "GB": 1e9,
-    "TB": 1e12,
-    "KiB": 2.0**10,
-    "MiB": 2.0**20,
-    "GiB": 2.0**30,
-    "TiB": 2.0**40,
-}
 COLD = "cold build (base present)"
 REBUILD = "app-only edit → docker build step"
 REBUILD_ALL = "app-only edit → nox -s build done"
@@ -424,23 +410,6 @@ def time_to_ready(docker: Docker, image: str) -> float:
         return time.monotonic() - started
 
 
-def stats_memory_mb(mem_usage: str) -> float:
-    """MB in use from `docker stats`' memory column, e.g. "97.67MiB / 23.5GiB" (the client
-    leaves out the page cache it could drop, inactive_file, as the engine's stats report it)."""
-    used = mem_usage.split("/")[0].strip()
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)", used)
-    if not match or match[2] not in UNITS:
-        raise ToolError(f"Cannot read the memory `docker stats` reported: {mem_usage!r}.")
-    return float(match[1]) * UNITS[match[2]] / MB
-
-
-def memory_mb(docker: Docker, container_id: str) -> float:
-    stats = docker.run(
-        "stats", "--no-stream", "--format", "{{.MemUsage}}", container_id, check=True
-    )
-    return stats_memory_mb(stats.stdout)
-
-
 def measure_memory(
     docker: Docker,
     image: str,
@@ -457,10 +426,10 @@ def measure_memory(
             chromium_browser(playwright) as browser,
         ):
             wait_for(address + ready_path)
-            idle.append(memory_mb(docker, running))
+            idle.append(docker.memory_mb(running))
             for pair in nlp_first[:REQUESTS]:
                 show_entities(browser, address, [pair])
-            busy.append(memory_mb(docker, running))
+            busy.append(docker.memory_mb(running))
     return idle, busy
 
 
@@ -536,6 +505,7 @@ def bench(options: build.BuildOptions, runs: int) -> Results:
         )
     results.add(IDLE, "MB", idle)
     results.add(BUSY, "MB", busy, seed_busy)
+    loadbench.measure(docker, images.ours.image_id, texts[0][0], runs, results)
     return results
 
 
@@ -545,18 +515,20 @@ def write(results: Results, runs: int, commit: str) -> None:
     )
     note = (
         f"Medians of {runs} runs, with (min-max), measured by `nox -s bench` on {machine}, "
-        f"at {commit}. Sizes are single measurements."
+        f"at {commit}. Sizes and the soak are single measurements. The API, session and soak "
+        f"rows run our image hardened, under the memory limit of deploy/compose.yaml."
     )
-    table = markdown(results, BUDGETS, note)
+    budgets = [*BUDGETS, *loadbench.BUDGETS]
+    table = markdown(results, budgets, note)
     (OUT / "results.md").write_text(table)
     payload = {
         "note": note,
         "figures": [asdict(figure) for figure in results.figures],
-        "budgets": [{**asdict(b), "met": b.holds(results.get(b.figure))} for b in BUDGETS],
+        "budgets": [{**asdict(b), "met": b.holds(results.get(b.figure))} for b in budgets],
     }
     (OUT / "results.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     svg = OUT / "chart.svg"
-    svg.write_text(chart(results, BUDGETS), encoding="utf-8")
+    svg.write_text(chart(results, budgets), encoding="utf-8")
     update_readme(ROOT / "README.md", table, svg.relative_to(ROOT).as_posix())
     print(table)
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import yaml
 
-from ner_build.bench import stats_memory_mb
-from ner_build.docker import Docker
+from ner_build.docker import Docker, stats_memory_mb
 from ner_build.errors import CheckFailed
 from ner_build.paths import BUILD, ROOT
 

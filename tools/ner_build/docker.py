@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ner_build import process
-from ner_build.errors import BaseImageUnavailable, CheckFailed
+from ner_build.errors import BaseImageUnavailable, CheckFailed, ToolError
 
 START_ENGINE_HINT = (
     "Start a Docker engine (e.g. `sudo systemctl start docker`, or on a host without systemd "
@@ -37,6 +37,29 @@ INSTALL_HINT = (
     "or set DOCKER / --docker to the client's path."
 )
 BUILDKIT = {"DOCKER_BUILDKIT": "1"}
+# `docker stats` memory units: binary (go-units BytesSize) and decimal (HumanSize).
+UNITS = {
+    "B": 1.0,
+    "kB": 1e3,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KiB": 2.0**10,
+    "MiB": 2.0**20,
+    "GiB": 2.0**30,
+    "TiB": 2.0**40,
+}
+
+
+def stats_memory_mb(mem_usage: str) -> float:
+    """MB in use from `docker stats`' memory column, e.g. "97.67MiB / 23.5GiB" (the client
+    leaves out the page cache it could drop, inactive_file, as the engine's stats report it)."""
+    used = mem_usage.split("/")[0].strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)", used)
+    if not match or match[2] not in UNITS:
+        raise ToolError(f"Cannot read the memory `docker stats` reported: {mem_usage!r}.")
+    return float(match[1]) * UNITS[match[2]] / 1e6
 
 
 @dataclass(frozen=True)
@@ -237,3 +260,8 @@ class Docker:
     def remove_image(self, ref: str) -> None:
         """Remove an image (or tag) this tool made; a failure is left to the user's engine."""
         self.run(*self.engine.remove_command, ref)
+
+    def memory_mb(self, container: str) -> float:
+        """A running container's memory in MB, as `docker stats` reports it."""
+        stats = self.run("stats", "--no-stream", "--format", "{{.MemUsage}}", container, check=True)
+        return stats_memory_mb(stats.stdout)

@@ -67,29 +67,6 @@ def test_the_seed_build_takes_the_base_image_ca_bundle_and_model_package() -> No
     assert "--secret=id=ca,src=/etc/ssl/ca.pem" in args
 
 
-@pytest.mark.parametrize(
-    ("column", "megabytes"),
-    [
-        ("97.67MiB / 23.5GiB", 97.67 * 2**20 / 1e6),
-        ("1.5GiB / 23.5GiB", 1.5 * 2**30 / 1e6),
-        ("512kB / 1GB", 0.512),
-        ("812KiB / 1GiB", 812 * 2**10 / 1e6),
-        ("0B / 0B", 0.0),
-        ("2048B / 1GiB", 0.002048),
-        ("250MB / 8GB", 250.0),
-        ("97.67MiB / 23.5GiB\n", 97.67 * 2**20 / 1e6),
-    ],
-)
-def test_docker_stats_memory_is_read_in_megabytes(column: str, megabytes: float) -> None:
-    assert bench.stats_memory_mb(column) == pytest.approx(megabytes)
-
-
-@pytest.mark.parametrize("column", ["", "--", "97.67 / 23.5GiB", "12parsecs / 1GiB"])
-def test_unreadable_docker_stats_memory_fails_saying_what_it_got(column: str) -> None:
-    with pytest.raises(ToolError, match="docker stats"):
-        bench.stats_memory_mb(column)
-
-
 def test_the_published_address_is_the_first_binding_docker_port_names() -> None:
     assert bench.published_address("127.0.0.1:49153\n") == "http://127.0.0.1:49153"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from ner_build import docker as engines
 from ner_build import normalize
-from ner_build.docker import Docker
-from ner_build.errors import CheckFailed, FailedProcessError
+from ner_build.docker import Docker, stats_memory_mb
+from ner_build.errors import CheckFailed, FailedProcessError, ToolError
 
 from .support import DOCKER
 from .test_normalize import EPOCH, layer, member, save_archive
@@ -183,3 +183,26 @@ def test_a_loaded_canonical_archive_keeps_its_image_id_on_each_engine(
     finally:
         engine.remove_image(tag)
     assert engine.image_id(tag) is None
+
+
+@pytest.mark.parametrize(
+    ("column", "megabytes"),
+    [
+        ("97.67MiB / 23.5GiB", 97.67 * 2**20 / 1e6),
+        ("1.5GiB / 23.5GiB", 1.5 * 2**30 / 1e6),
+        ("512kB / 1GB", 0.512),
+        ("812KiB / 1GiB", 812 * 2**10 / 1e6),
+        ("0B / 0B", 0.0),
+        ("2048B / 1GiB", 0.002048),
+        ("250MB / 8GB", 250.0),
+        ("97.67MiB / 23.5GiB\n", 97.67 * 2**20 / 1e6),
+    ],
+)
+def test_docker_stats_memory_is_read_in_megabytes(column: str, megabytes: float) -> None:
+    assert stats_memory_mb(column) == pytest.approx(megabytes)
+
+
+@pytest.mark.parametrize("column", ["", "--", "97.67 / 23.5GiB", "12parsecs / 1GiB"])
+def test_unreadable_docker_stats_memory_fails_saying_what_it_got(column: str) -> None:
+    with pytest.raises(ToolError, match="docker stats"):
+        stats_memory_mb(column)
