@@ -26,6 +26,7 @@ from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.normalize import iso
 from ner_build.paths import DOCKERFILE
+from ner_build.platforms import Platform, check_runnable
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -39,6 +40,7 @@ UNAVAILABLE_HINT = (
     "On a host with no registry, build a base image from Debian packages "
     "with `nox -s base-image` and pass it with --base-image / NER_BASE_IMAGE."
 )
+AMD64 = Platform("amd64")
 HOST_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 
 
@@ -49,6 +51,13 @@ class BaseImageOptions:
     epoch: int
     tag: str
     docker: Docker
+    platform: Platform = AMD64
+
+
+def default_tag(target: Platform, native: Platform) -> str:
+    """DEFAULT_TAG for the host's platform; another platform's base gets its name appended, so
+    both can sit in an engine that keeps one image per tag."""
+    return DEFAULT_TAG if target == native else f"{DEFAULT_TAG}-{target.architecture}"
 
 
 def pinned(dockerfile: Path = DOCKERFILE) -> str:
@@ -91,18 +100,14 @@ def sources_entry(mirror: str, security_mirror: str) -> str:
     )
 
 
-def host_architecture() -> str:
-    """The Debian architecture debuerreotype builds for (the host's), as Docker names it."""
-    debian = process.output(["dpkg", "--print-architecture"])
-    return {"armhf": "arm", "armel": "arm", "i386": "386"}.get(debian, debian)
-
-
-def image_config(diff_id: str, epoch: int, architecture: str = "amd64") -> dict[str, object]:
+def image_config(diff_id: str, epoch: int, platform: Platform = AMD64) -> dict[str, object]:
     """An OCI/Docker image config for one layer, created at the epoch."""
     created = iso(epoch)
+    variant = {"variant": platform.variant} if platform.variant else {}
     return {
-        "architecture": architecture,
-        "os": "linux",
+        "architecture": platform.architecture,
+        **variant,
+        "os": platform.os,
         "created": created,
         "config": {
             "Env": [
@@ -118,11 +123,11 @@ def image_config(diff_id: str, epoch: int, architecture: str = "amd64") -> dict[
     }
 
 
-def save_archive(layer: Path, tag: str, epoch: int, out: Path, architecture: str = "amd64") -> str:
+def save_archive(layer: Path, tag: str, epoch: int, out: Path, platform: Platform = AMD64) -> str:
     """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
     diff_id = "sha256:" + sha256_of(layer)
     config = json.dumps(
-        image_config(diff_id, epoch, architecture), sort_keys=True, separators=(",", ":")
+        image_config(diff_id, epoch, platform), sort_keys=True, separators=(",", ":")
     ).encode()
     config_name = hashlib.sha256(config).hexdigest()
     layer_name = f"{diff_id.removeprefix('sha256:')}/layer.tar"
@@ -153,7 +158,9 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> Path:
         if not shutil.which(tool):
             raise CheckFailed(f"{tool} is missing; install it: `apt-get install debuerreotype`.")
     rootfs, layer = workdir / "rootfs", workdir / "rootfs.tar"
-    _step("debuerreotype-init", "--non-debian", "--keyring", KEYRING, rootfs, SUITE, options.mirror)
+    arch = options.platform.architecture  # Debian names amd64 and arm64 as Docker does
+    _step("debuerreotype-init", "--non-debian", "--keyring", KEYRING, "--arch", arch,
+          rootfs, SUITE, options.mirror)  # fmt: skip
     (rootfs / "debuerreotype-epoch").write_text(f"{options.epoch}\n")
     sources = sources_entry(options.mirror, options.security_mirror)
     (rootfs / "etc/apt/sources.list.d/debian.sources").write_text(sources)
@@ -174,10 +181,11 @@ def _step(*args: str | Path) -> None:
 def make(options: BaseImageOptions) -> str:
     """Build, load and tag the base image; return its image ID."""
     options.docker.check_engine()
+    check_runnable(options.platform)  # debootstrap runs the target's programs in the chroot
     with tempfile.TemporaryDirectory(prefix="ner-app-base-") as tmp:
         layer = build_rootfs(options, Path(tmp))
         archive = Path(tmp, "image.tar")
-        image_id = save_archive(layer, options.tag, options.epoch, archive, host_architecture())
+        image_id = save_archive(layer, options.tag, options.epoch, archive, options.platform)
         options.docker.stream("load", "--input", str(archive))
     return image_id
 
@@ -200,12 +208,27 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:
         default=int(env.get("NER_BASE_EPOCH", DEFAULT_EPOCH)),
         help="file times and created, as Unix time [NER_BASE_EPOCH]",
     )
-    parser.add_argument("--tag", default=env.get("NER_BASE_IMAGE", DEFAULT_TAG))
+    parser.add_argument(
+        "--arch",
+        default=env.get("NER_BASE_ARCH"),
+        help="amd64 or arm64 (default: the host's); another than the host's is built under "
+        "QEMU emulation (`tools/provision-debian arm64`) [NER_BASE_ARCH]",
+    )
+    parser.add_argument(
+        "--tag",
+        default=env.get("NER_BASE_IMAGE"),
+        help=f"default: {DEFAULT_TAG}, with -ARCH appended for another architecture than the "
+        "host's [NER_BASE_IMAGE]",
+    )
     parser.add_argument("--docker", default=env.get("DOCKER", "docker"), help="[DOCKER]")
     args = parser.parse_args(argv)
     mirror = args.mirror or host_mirror()
     security = args.security_mirror or security_mirror_for(mirror)
-    return BaseImageOptions(mirror, security, args.epoch, args.tag, Docker.from_string(args.docker))
+    native = Platform.native()
+    target = Platform.parse(f"linux/{args.arch}") if args.arch else native
+    tag = args.tag or default_tag(target, native)
+    docker = Docker.from_string(args.docker)
+    return BaseImageOptions(mirror, security, args.epoch, tag, docker, target)
 
 
 def command(options: BaseImageOptions) -> None:

@@ -25,6 +25,7 @@ from ner_build import (
     model,
     normalize,
     offline,
+    platforms,
     process,
     rootfs,
 )
@@ -61,6 +62,7 @@ class BuildOptions:
     allow_fallbacks: bool = False
     result: Path | None = None  # None: build/image.json
     offline: Path | None = None  # a bundle's sources/: install from its .debs and wheels
+    platform: str | None = None  # e.g. linux/arm64; None: the engine's own
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -124,7 +126,40 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         help="a bundle's sources/ directory: the builder installs its .debs and wheels and "
         "fetches nothing (ner_build.rebuild passes it)",
     )
+    add(
+        "--platform",
+        default=env.get("NER_PLATFORM") or None,
+        help="linux/amd64 or linux/arm64 (default: the host's); another than the host's builds "
+        "under QEMU emulation, on a base image of that platform [NER_PLATFORM]",
+    )
     return parser
+
+
+def target_platform(options: BuildOptions) -> platforms.Platform | None:
+    """The platform asked for (None: the engine's own), checked to be one this host can run:
+    the Dockerfile's RUN steps run the target's programs."""
+    if options.platform is None:
+        return None
+    asked = platforms.parse_list(options.platform)
+    if len(asked) > 1:
+        raise CheckFailed(
+            f"--platform {options.platform}: one platform per build; run `nox -s build -- "
+            '--platform P` once for each (see the README\'s "linux/arm64").'
+        )
+    platforms.check_runnable(asked[0])
+    return asked[0]
+
+
+def check_base_platform(docker: Docker, base: str, target: platforms.Platform) -> None:
+    """Refuse a base image of another architecture than the target's: an engine that keeps
+    one image per tag would build on it anyway."""
+    found = docker.platform_of(base)
+    if found != str(target):
+        raise CheckFailed(
+            f"The base image {base} is {found}, not {target}. Build one for {target} with "
+            f"`nox -s base-image -- --arch {target.architecture}` (it is tagged "
+            f"{base_image.DEFAULT_TAG}-{target.architecture}) and pass it with --base-image."
+        )
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> BuildOptions:
@@ -203,34 +238,42 @@ def pinned_or_fallback_model(options: BuildOptions, fallbacks: list[Fallback]) -
         return wheel
 
 
-def base_or_fallback(docker: Docker, options: BuildOptions, fallbacks: list[Fallback]) -> str:
+def base_or_fallback(
+    docker: Docker,
+    options: BuildOptions,
+    fallbacks: list[Fallback],
+    target: platforms.Platform | None = None,
+) -> str:
     """The base image to build on: the chosen or pinned one, or with --allow-fallbacks a base
     built from Debian packages when the pinned one cannot be pulled."""
     base = options.base_image or base_image.pinned(dockerfile(options))
     step(f"checking the base image {base}")
     try:
-        docker.ensure_image(base, base_image.UNAVAILABLE_HINT)
+        docker.ensure_image(base, base_image.UNAVAILABLE_HINT, target)
         return base
     except BaseImageUnavailable as error:
         if not options.allow_fallbacks or options.base_image:
             raise
         reason = str(error).splitlines()[0]
-    if not docker.image_id(base_image.DEFAULT_TAG):
-        step(f"{base} cannot be pulled; building {base_image.DEFAULT_TAG} from Debian packages")
+    native = platforms.Platform.native()
+    local = base_image.default_tag(target or native, native)
+    if not docker.image_id(local):
+        step(f"{base} cannot be pulled; building {local} from Debian packages")
         env = {**os.environ, "DOCKER": str(docker)}
-        base_image.make(base_image.parse([f"--tag={base_image.DEFAULT_TAG}"], env))
+        arch = (target or native).architecture
+        base_image.make(base_image.parse([f"--tag={local}", f"--arch={arch}"], env))
     fallbacks.append(
         Fallback(
             "base image",
             base,
-            f"{base_image.DEFAULT_TAG}, Debian {base_image.SUITE}'s python3 built here with "
+            f"{local}, Debian {base_image.SUITE}'s python3 built here with "
             "debuerreotype (nox -s base-image)",
             reason,
             f"build on a host that can pull {base}, or `docker load` it from an archive saved "
             "where it can be pulled",
         )
     )
-    return base_image.DEFAULT_TAG
+    return local
 
 
 def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
@@ -299,6 +342,7 @@ def run(options: BuildOptions) -> BuildResult:
         tags = image_tags(options.image, version, revision, dirty)
     except ValueError as error:
         raise CheckFailed(f"{error}; pass --image / NER_IMAGE without a tag.") from None
+    target = target_platform(options)
     step("checking poetry.lock against pyproject.toml")
     lockfile.check_fresh(options.poetry, ROOT)
     if options.ca_bundle and not options.ca_bundle.is_file():
@@ -311,7 +355,9 @@ def run(options: BuildOptions) -> BuildResult:
     engine = docker.check_engine()
     docker.check_buildkit()
     step(f"building with {engine}")
-    base = base_or_fallback(docker, options, fallbacks)
+    base = base_or_fallback(docker, options, fallbacks, target)
+    if target is not None:
+        check_base_platform(docker, base, target)
     if fallbacks and fallbacks[-1].input == "base image":
         options = replace(options, base_image=base)
     prepare_context(options, wheel)
@@ -322,6 +368,7 @@ def run(options: BuildOptions) -> BuildResult:
         f"--file={dockerfile(options)}",
         f"--iidfile={iid_file}",
         *build_args(options, wheel, version, revision, fallbacks),
+        *([f"--platform={target}"] if target else []),
         *options.buildx_args,
         str(ROOT),
     )
@@ -352,6 +399,7 @@ def run(options: BuildOptions) -> BuildResult:
         base,
         docker.image_id(base) or "",
         list(options.buildx_args),
+        docker.platform_of(image_id),
     )
 
 

@@ -216,13 +216,18 @@ class Docker:
             count += 1
         return count
 
-    def ensure_image(self, ref: str, hint: str) -> str:
-        """The local ID of a base image, pulling it when absent; BaseImageUnavailable with the
-        hint when it cannot be had."""
+    def platform_of(self, ref: str) -> str:
+        """An image's OS/architecture, e.g. "linux/arm64" ("" when the engine lacks it)."""
+        found = self.run("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ref)
+        return found.stdout.strip() if found.returncode == 0 else ""
+
+    def ensure_image(self, ref: str, hint: str, platform: object | None = None) -> str:
+        """The local ID of a base image (of the platform, when one is given), pulling it when
+        absent; BaseImageUnavailable with the hint when it cannot be had."""
         found = self.image_id(ref)
-        if found:
+        if found and (platform is None or self.platform_of(ref) == str(platform)):
             return found
-        pulled = self.run("pull", "--quiet", ref)
+        pulled = self.run("pull", "--quiet", *([f"--platform={platform}"] if platform else []), ref)
         found = self.image_id(ref) if pulled.returncode == 0 else None
         if not found:
             raise BaseImageUnavailable(

@@ -33,7 +33,7 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
         results.append(build.run(clean))
     differences = [] if results[0].image_id == results[1].image_id else explain(docker, results)
-    cached = regular_build(docker)
+    cached = regular_build(docker, results[0].platform)
     if not differences and cached and cached.image_id != results[0].image_id:
         console.step(f"the regular build {cached.tags[1]} differs from the clean builds")
         differences = explain(docker, [cached, results[0]])
@@ -43,13 +43,15 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
     return results[0].image_id, differences
 
 
-def regular_build(docker: Docker) -> BuildResult | None:
-    """The last `nox -s build` result, if it built this same clean commit and still exists."""
+def regular_build(docker: Docker, platform: str) -> BuildResult | None:
+    """The last `nox -s build` result, if it built this same clean commit for the same
+    platform and still exists."""
     if not RESULT.exists():
         return None
     recorded = BuildResult.load()
     same_commit = recorded.revision == git.revision(ROOT) and not git.is_dirty(ROOT)
-    return recorded if same_commit and docker.image_id(recorded.image_id) else None
+    same = same_commit and recorded.platform == platform
+    return recorded if same and docker.image_id(recorded.image_id) else None
 
 
 def explain(docker: Docker, results: list[BuildResult]) -> list[str]:

@@ -39,6 +39,7 @@ class BuildResult:
     base_image: str = ""  # the FROM it was built on (a digest-pinned ref or a local tag)
     base_image_id: str = ""  # that base's image ID in the engine that built it
     buildx_args: list[str] = field(default_factory=list)  # extra build flags it was given
+    platform: str = ""  # the image's OS/architecture, e.g. "linux/arm64"
 
     @classmethod
     def load(cls, path: Path = RESULT) -> BuildResult:

@@ -30,6 +30,7 @@ EVERY_OPTION = build.BuildOptions(
     allow_fallbacks=True,
     result=Path("/work/build/trained.json"),
     offline=Path("/bundle/sources"),
+    platform="linux/arm64",
 )
 
 

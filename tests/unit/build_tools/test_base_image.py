@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from ner_build import base_image
 from ner_build.errors import CheckFailed
+from ner_build.platforms import Platform
 
 TAG = "ner-app-base:test"
 EPOCH = base_image.DEFAULT_EPOCH
@@ -63,6 +64,7 @@ def test_parse_derives_the_security_mirror_from_the_environment() -> None:
         "http://m/debian-security",
     )
     assert (options.epoch, options.tag) == (EPOCH, base_image.DEFAULT_TAG)
+    assert options.platform == Platform.native()
     assert options.docker.command == ("/bin/dk",)
 
 
@@ -154,9 +156,22 @@ def test_host_mirror_reads_a_one_line_entry_whose_first_component_is_not_main(
     assert base_image.host_mirror([sources]) == "http://x.example/debian"
 
 
-def test_the_image_config_names_the_architecture_it_is_given() -> None:
-    assert base_image.image_config("sha256:" + "0" * 64, EPOCH, "arm64")["architecture"] == "arm64"
+def test_the_image_config_names_the_platform_it_is_given() -> None:
+    arm64 = base_image.image_config("sha256:" + "0" * 64, EPOCH, Platform("arm64"))
+    assert (arm64["os"], arm64["architecture"], arm64["variant"]) == ("linux", "arm64", "v8")
+    amd64 = base_image.image_config("sha256:" + "0" * 64, EPOCH)
+    assert (amd64["architecture"], "variant" in amd64) == ("amd64", False)
 
 
-def test_host_architecture_is_a_docker_architecture_name() -> None:
-    assert base_image.host_architecture() in {"amd64", "arm64", "arm", "386", "ppc64el", "s390x"}
+def test_another_architecture_than_the_hosts_gets_a_tag_of_its_own() -> None:
+    native = Platform.native()
+    other = Platform("arm64" if native.architecture == "amd64" else "amd64")
+    options = base_image.parse(["--arch", other.architecture], {"NER_DEBIAN_MIRROR": "http://m/d"})
+    assert options.platform == other
+    assert options.tag == f"{base_image.DEFAULT_TAG}-{other.architecture}"
+    assert base_image.default_tag(native, native) == base_image.DEFAULT_TAG
+
+
+def test_an_architecture_we_do_not_build_is_refused() -> None:
+    with pytest.raises(CheckFailed, match="linux/amd64 and linux/arm64"):
+        base_image.parse(["--arch", "s390x"], {"NER_DEBIAN_MIRROR": "http://m/d"})

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from ner_build import base_image, build, model, paths
+from ner_build import base_image, build, model, paths, platforms
 from ner_build.errors import CheckFailed, ModelUnavailable
 from ner_build.result import Fallback
 
@@ -224,3 +224,30 @@ def test_fallbacks_become_a_build_arg_that_labels_the_image(
     assert build_arg_values(args)["FALLBACKS"] == "base-image"
     assert "FALLBACKS" not in build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
     assert 'io.ner-app.fallbacks="${FALLBACKS}"' in paths.DOCKERFILE.read_text()
+
+
+# --- --platform ---------------------------------------------------------------------------
+
+
+def test_no_platform_builds_for_the_engines_own() -> None:
+    assert build.target_platform(OPTIONS) is None
+
+
+def test_the_hosts_platform_needs_no_emulator() -> None:
+    native = platforms.Platform.native()
+    assert build.target_platform(replace(OPTIONS, platform=str(native))) == native
+
+
+def test_several_platforms_in_one_build_are_refused_saying_what_to_run() -> None:
+    with pytest.raises(CheckFailed, match="one platform per build"):
+        build.target_platform(replace(OPTIONS, platform="linux/amd64,linux/arm64"))
+
+
+def test_an_unknown_platform_is_refused_before_anything_is_prepared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prepared: list[object] = []
+    monkeypatch.setattr(build, "prepare_context", lambda *args: prepared.append(args))
+    with pytest.raises(CheckFailed, match="linux/amd64 and linux/arm64"):
+        build.run(replace(OPTIONS, platform="linux/riscv64"))
+    assert prepared == []
