@@ -29,13 +29,14 @@ from ner_build import bundle, offline_engine
 from ner_build.docker import START_ENGINE_HINT
 from ner_build.errors import CheckFailed
 from ner_build.offline_engine import OfflineEngine
-from ner_build.result import BuildResult
+from ner_build.result import BuildResult, result_path
 from playwright.sync_api import Browser, sync_playwright
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD_RESULT = ROOT / "build" / "image.json"
+# The image under test: the last `nox -s build`'s, or NER_BUILD_RESULT's (nox -s arm64).
+BUILD_RESULT = result_path()
 PORT = 8501
 STARTUP_TIMEOUT = 60
 HARDENED: dict[str, Any] = {

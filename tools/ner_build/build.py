@@ -115,9 +115,10 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     add(
         "--result",
         type=Path,
-        default=None,
+        default=_path(env.get("NER_BUILD_RESULT")),
         help="where to record the image's tags and ID (default: build/image.json, which "
-        "integration and publish read); its SBOM goes beside it",
+        "integration and publish read, as they read NER_BUILD_RESULT); its SBOM goes beside "
+        "it [NER_BUILD_RESULT]",
     )
     add(
         "--offline",

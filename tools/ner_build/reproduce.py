@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ner_build import build, compare, console, git
 from ner_build.docker import Docker
-from ner_build.paths import BUILD, RESULT, ROOT
-from ner_build.result import BuildResult
+from ner_build.paths import BUILD, ROOT
+from ner_build.result import BuildResult, result_path
 
 NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
 
@@ -46,7 +46,7 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
 def regular_build(docker: Docker, platform: str) -> BuildResult | None:
     """The last `nox -s build` result, if it built this same clean commit for the same
     platform and still exists."""
-    if not RESULT.exists():
+    if not result_path().exists():
         return None
     recorded = BuildResult.load()
     same_commit = recorded.revision == git.revision(ROOT) and not git.is_dirty(ROOT)

@@ -6,11 +6,19 @@ Only the standard library is used here: `script/up` reads it before anything is 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ner_build.errors import CheckFailed
 from ner_build.paths import RESULT
+
+
+def result_path(env: Mapping[str, str] = os.environ) -> Path:
+    """Where builds record their result and everything after reads it: build/image.json, or
+    NER_BUILD_RESULT (e.g. build/arm64/image.json, which `nox -s arm64` tests)."""
+    return Path(env.get("NER_BUILD_RESULT") or RESULT)
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,10 @@ class BuildResult:
     platform: str = ""  # the image's OS/architecture, e.g. "linux/arm64"
 
     @classmethod
-    def load(cls, path: Path = RESULT) -> BuildResult:
-        """What a `nox -s build` recorded; CheckFailed when nothing was built yet."""
+    def load(cls, path: Path | None = None) -> BuildResult:
+        """What a `nox -s build` recorded (at result_path() unless a path is given);
+        CheckFailed when nothing was built yet."""
+        path = path or result_path()
         if not path.exists():
             raise CheckFailed(f"{path} is missing: build the image first with `nox -s build`.")
         return cls(**json.loads(path.read_text()))

@@ -1,0 +1,149 @@
+"""`nox -s arm64`: the linux/arm64 image, built and proven on this host under QEMU emulation.
+
+1. the arm64 base image: --base-image, or the Debian-built one (`nox -s base-image -- --arch
+   arm64`, made when absent);
+2. reproducible: two clean builds for linux/arm64 give the same image ID (`nox -s reproduce`);
+3. the regular build, recorded in build/arm64/image.json and tagged NER_IMAGE-arm64, so the
+   host's own image keeps its tags in an engine that holds one image per tag;
+4. the core integration tests (health, readiness, NER in Chromium, the hardened run, contents,
+   the registry round trip) against it; with --compare, against the host's image too, to
+   report how much slower emulation is.
+
+Every step's time goes to build/arm64/summary.json. Other build flags pass through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ner_build import base_image, build, console, engines, process, reproduce
+from ner_build.docker import Docker
+from ner_build.errors import FailedProcessError
+from ner_build.paths import BUILD, ROOT
+from ner_build.platforms import Platform, check_runnable
+
+ARM64 = Platform("arm64")
+OUT = BUILD / "arm64"
+RESULT = OUT / "image.json"
+SUMMARY = OUT / "summary.json"
+
+
+@dataclass
+class Summary:
+    platform: str = str(ARM64)
+    emulated: bool = True
+    base_image: str = ""
+    image_id: str = ""
+    reproducible: bool | None = None
+    tests_passed: bool | None = None
+    native_tests_passed: bool | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, name: str, started: float) -> None:
+        self.seconds[name] = round(time.monotonic() - started, 1)
+
+    def write(self, path: Path = SUMMARY) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.__dict__, indent=2) + "\n")
+
+
+def arm64_base(docker: Docker, options: build.BuildOptions, env: Mapping[str, str]) -> str:
+    """The base image for arm64: the one given, else the Debian-built one, made when absent."""
+    if options.base_image:
+        return options.base_image
+    tag = base_image.default_tag(ARM64, Platform.native())
+    if not docker.image_id(tag):
+        console.step(f"building {tag} from Debian's arm64 packages (nox -s base-image)")
+        base_image.make(base_image.parse([f"--tag={tag}", "--arch=arm64"], env))
+    return tag
+
+
+def core_tests(result: Path, env: Mapping[str, str], pytest_args: Sequence[str]) -> bool:
+    """The core integration tests against the image recorded in result."""
+    try:
+        process.stream(
+            [sys.executable, "-m", "pytest", *engines.CORE_TESTS, *pytest_args],
+            cwd=ROOT,
+            env={**env, "NER_BUILD_RESULT": str(result)},
+        )
+    except FailedProcessError:
+        return False
+    return True
+
+
+def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str]) -> int:
+    summary = Summary(emulated=not check_runnable(ARM64))
+    options = build.parse(build_argv, env)
+    docker = Docker.from_string(options.docker)
+    docker.check_engine()
+    started = time.monotonic()
+    summary.base_image = arm64_base(docker, options, env)
+    summary.timed("base image", started)
+    options = replace(
+        options,
+        platform=str(ARM64),
+        base_image=summary.base_image,
+        image=f"{options.image}-arm64",
+        result=RESULT,
+    )
+    started = time.monotonic()
+    image_id, differences = reproduce.reproduce(options)
+    summary.timed("two clean builds", started)
+    summary.reproducible = not differences
+    summary.write()
+    if differences:
+        print("NOT reproducible on linux/arm64: the two clean builds differ")
+        print("\n".join(differences))
+        return 1
+    started = time.monotonic()
+    build.command(options)
+    summary.timed("regular build (cached)", started)
+    summary.image_id = image_id
+    if not args.no_tests:
+        started = time.monotonic()
+        summary.tests_passed = core_tests(RESULT, env, args.pytest_args)
+        summary.timed("core tests, arm64", started)
+    if args.compare:
+        started = time.monotonic()
+        summary.native_tests_passed = core_tests(build.result_paths(build.parse([], env))[0],
+                                                 env, args.pytest_args)  # fmt: skip
+        summary.timed(f"core tests, {Platform.native()} (native)", started)
+    summary.write()
+    print(json.dumps(summary.__dict__, indent=2))
+    return 0 if summary.tests_passed is not False else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nox -s arm64 --",
+        description=__doc__,
+        epilog="Every other flag is the build's: see `nox -s build -- --help`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--no-tests", action="store_true", help="build and compare only")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the core tests against the host's own image (build/image.json), to time "
+        "both side by side",
+    )
+    parser.add_argument(
+        "--pytest-arg", dest="pytest_args", action="append", default=[], help="(repeatable)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, build_argv = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    return console.run_main(lambda: run(args, build_argv, os.environ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
