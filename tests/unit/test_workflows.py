@@ -274,20 +274,45 @@ def test_actions_pinned_to_a_commit_name_their_version() -> None:
     assert not unnamed, f"SHA pins need a trailing `# vX.Y.Z`: {unnamed}"
 
 
-def test_publish_runs_only_on_pushes_to_main_and_version_tags() -> None:
-    condition = job(CI, "publish").get("if")
-    assert condition, "the publish job has no `if:`, so it would run on every event"
+@pytest.mark.parametrize("name", ["platform-image", "publish"])
+def test_publishing_runs_only_on_pushes_to_main_and_version_tags(name: str) -> None:
+    condition = job(CI, name).get("if")
+    assert condition, f"the {name} job has no `if:`, so it would run on every event"
     assert normalised(str(condition)) == PUBLISH_CONDITION
 
 
-def test_publish_runs_only_after_lint_tests_and_the_image_pass() -> None:
-    needs = job(CI, "publish").get("needs", [])
+def test_the_platform_images_are_built_only_after_lint_tests_and_the_image_pass() -> None:
+    needs = job(CI, "platform-image").get("needs", [])
     needed = {needs} if isinstance(needs, str) else set(needs)
-    assert needed >= PUBLISH_NEEDS, f"publish needs only {sorted(needed)}"
+    assert needed >= PUBLISH_NEEDS, f"platform-image needs only {sorted(needed)}"
+    assert job(CI, "publish").get("needs") == ["platform-image"]
 
 
-def test_publish_can_mint_an_oidc_token() -> None:
-    levels = permission_levels(job(CI, "publish").get("permissions", {}))
+def test_each_platform_is_built_natively_on_a_runner_of_its_architecture() -> None:
+    platform_image = job(CI, "platform-image")
+    legs = platform_image["strategy"]["matrix"]["include"]
+    assert {(leg["platform"], leg["runner"]) for leg in legs} == {
+        ("linux/amd64", "ubuntu-latest"),
+        ("linux/arm64", "ubuntu-24.04-arm"),
+    }
+    assert platform_image["runs-on"] == "${{ matrix.runner }}"
+    scripts = "\n".join(str(step.get("run", "")) for step in platform_image["steps"])
+    assert '--platform "$PLATFORM"' in scripts
+    assert "qemu" not in str(platform_image).lower()
+
+
+def test_publish_joins_the_digests_into_one_index_then_attests_and_signs_it() -> None:
+    steps = job(CI, "publish")["steps"]
+    scripts = "\n".join(str(step.get("run", "")) for step in steps)
+    assert "docker buildx imagetools create" in scripts
+    uses = [str(step.get("uses", "")).split("@")[0] for step in steps]
+    assert uses.index("actions/attest-build-provenance") > uses.index("actions/download-artifact")
+    assert "cosign sign --yes --recursive" in scripts
+
+
+@pytest.mark.parametrize("name", ["platform-image", "publish"])
+def test_publishing_jobs_can_mint_an_oidc_token(name: str) -> None:
+    levels = permission_levels(job(CI, name).get("permissions", {}))
     assert levels.get("id-token") == "write"
 
 
@@ -313,7 +338,7 @@ def test_the_release_attaches_the_bundle_its_signature_and_the_sbom() -> None:
         assert asset in scripts.split("gh release create")[1], asset
 
 
-def test_only_the_publish_and_release_jobs_can_write() -> None:
+def test_only_the_publishing_and_release_jobs_can_write() -> None:
     writers = {
         name
         for name, body in jobs(CI).items()
@@ -321,7 +346,7 @@ def test_only_the_publish_and_release_jobs_can_write() -> None:
             "write" in level for level in permission_levels(body.get("permissions", {})).values()
         )
     }
-    assert writers == {"publish", "release"}
+    assert writers == {"platform-image", "publish", "release"}
 
 
 def test_zizmor_finds_nothing_in_the_workflows() -> None:
