@@ -76,16 +76,23 @@ class Results:
         return next(figure for figure in self.figures if figure.name == name)
 
 
-def fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+def fmt(value: float, whole: bool = False) -> str:
+    """To 2 decimals, or none from 100 up or for a whole number (a count)."""
+    return f"{value:,.0f}" if whole or abs(value) >= 100 else f"{value:.2f}"
+
+
+def is_whole(summary: Summary) -> bool:
+    """Whether every value of the summary is a whole number, as counts are."""
+    return all(float(v).is_integer() for v in (summary.median, summary.min, summary.max))
 
 
 def cell(summary: Summary | None) -> str:
     if summary is None:
         return "-"
+    whole = is_whole(summary)
     if summary.runs == 1:
-        return fmt(summary.median)
-    return f"{fmt(summary.median)} ({fmt(summary.min)}-{fmt(summary.max)})"
+        return fmt(summary.median, whole)
+    return f"{fmt(summary.median, whole)} ({fmt(summary.min, whole)}-{fmt(summary.max, whole)})"
 
 
 def markdown(results: Results, budgets: Sequence[Budget], runs_note: str) -> str:
@@ -103,7 +110,7 @@ def markdown(results: Results, budgets: Sequence[Budget], runs_note: str) -> str
     ]
     for budget in budgets:
         figure = results.get(budget.figure)
-        measured = fmt(figure.ours.median)
+        measured = fmt(figure.ours.median, is_whole(figure.ours))
         if budget.ratio is not None and figure.baseline is not None:
             measured += f" ({figure.ours.median / figure.baseline.median:.2f}x baseline)"
         verdict = "met" if budget.holds(figure) else "**missed**"

@@ -9,6 +9,7 @@ from ner_build.benchstats import (
     Results,
     Summary,
     chart,
+    fmt,
     markdown,
     short_label,
     update_readme,
@@ -204,3 +205,13 @@ def test_the_readme_block_holds_the_chart_and_the_table_and_updates_to_the_same_
     assert chart_line.endswith("](benchmarks/chart.svg)")
     assert once.startswith("before\n")
     assert once.endswith("<!-- bench:end -->\nafter\n")
+
+
+def test_counts_show_as_whole_numbers_and_measures_to_two_decimals() -> None:
+    counts = Results()
+    counts.add("API errors", "errors", [0.0, 0.0, 2.0])
+    counts.add("seconds", "s", [0.9, 1.2, 3.0])
+    table = markdown(counts, [], "note")
+    assert "| API errors (errors) | 0 (0-2) |" in table
+    assert "| seconds (s) | 1.20 (0.90-3.00) |" in table
+    assert (fmt(4737.0), fmt(155.4), fmt(0.123)) == ("4,737", "155", "0.12")
