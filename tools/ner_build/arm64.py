@@ -121,12 +121,7 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nox -s arm64 --",
-        description=__doc__,
-        epilog="Every other flag is the build's: see `nox -s build -- --help`.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = build.tool_parser("nox -s arm64 --", __doc__)
     parser.add_argument("--no-tests", action="store_true", help="build and compare only")
     parser.add_argument(
         "--compare",

@@ -542,12 +542,7 @@ def positive(value: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """bench's own flag; every other flag goes to the build (`nox -s build -- --help`)."""
-    parser = argparse.ArgumentParser(
-        prog="nox -s bench --",
-        description=__doc__,
-        epilog="Every other flag is the build's: see `nox -s build -- --help`.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = build.tool_parser("nox -s bench --", __doc__)
     parser.add_argument(
         "--stand-in",
         action="store_true",

@@ -136,6 +136,16 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     return parser
 
 
+def tool_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The parser of a tool that builds: its own flags, and every other flag is the build's."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog="Every other flag is the build's: see `nox -s build -- --help`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def target_platform(options: BuildOptions) -> platforms.Platform | None:
     """The platform asked for (None: the engine's own), checked to be one this host can run:
     the Dockerfile's RUN steps run the target's programs."""
