@@ -11,6 +11,7 @@ from ner_build import docker as engines
 from ner_build import normalize
 from ner_build.docker import Docker, stats_memory_mb
 from ner_build.errors import CheckFailed, FailedProcessError, ToolError
+from ner_build.platforms import Platform
 
 from .support import DOCKER
 from .test_normalize import EPOCH, layer, member, save_archive
@@ -95,6 +96,20 @@ def test_ensure_image_returns_the_id_of_a_present_image(docker: Docker) -> None:
     assert probe.startswith("sha256:")
     assert docker.image_id(probe) == probe
     assert docker.ensure_image(probe, "unused hint") == probe
+
+
+def test_a_present_image_of_another_platform_is_not_taken(docker: Docker) -> None:
+    """ensure_image with a platform pulls that platform's image when the present one is
+    another's; here nothing can be pulled, so it fails instead of building on the wrong one."""
+    docker.check_buildkit()
+    listed = docker.run("image", "ls", "--no-trunc", "-q", "--filter", "label=ner-app.probe=1")
+    probe = listed.stdout.split()[0]
+    native = Platform.native()
+    assert docker.platform_of(probe) == str(native)
+    assert docker.ensure_image(probe, "unused hint", native) == probe
+    other = Platform("arm64" if native.architecture == "amd64" else "amd64")
+    with pytest.raises(CheckFailed, match="pulling it failed"):
+        docker.ensure_image(probe, "HINT", other)
 
 
 def test_tag_of_a_missing_source_fails(docker: Docker) -> None:
