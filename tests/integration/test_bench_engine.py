@@ -105,7 +105,7 @@ def test_the_bench_engine_helpers_go_through_the_docker_client_it_is_given(
 
     size = bench.image_size_mb(docker, base_image)
     with bench.container(docker, base_image, "sleep", "60") as (container_id, address):
-        memory = bench.memory_mb(docker, container_id)
+        memory = docker.memory_mb(container_id)
 
     expected_size = int(client("image", "inspect", "--format", "{{.Size}}", base_image).stdout)
     assert size == expected_size / bench.MB
