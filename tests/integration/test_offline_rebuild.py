@@ -13,7 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ner_build import bundle, offline, signing, sources
+from ner_build import bundle, offline, signing
+from ner_build.digest import sha256_of
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
 
@@ -46,9 +47,7 @@ def test_the_sources_hold_what_a_rebuild_reads(good: Path, built: BuildResult) -
     assert any(name.startswith("uv-") for name in wheels)
     assert any(p.name.startswith("binutils_") for p in (src / offline.DEBS).glob("*.deb"))
     assert any(p.name.startswith("poetry-") for p in (src / offline.TOOL_WHEELS).glob("*.whl"))
-    assert [sources.file_sha256(p) for p in (src / offline.MODEL).glob("*.whl")] == [
-        built.model_sha256
-    ]
+    assert [sha256_of(p) for p in (src / offline.MODEL).glob("*.whl")] == [built.model_sha256]
     assert json.loads((src / offline.BASE_RECORD).read_text())["id"] == built.base_image_id
     assert (src / offline.GIT_BUNDLE).is_file()
     listed = (good / bundle.SUMS).read_text()

@@ -154,8 +154,9 @@ def target_platform(options: BuildOptions) -> platforms.Platform | None:
     asked = platforms.parse_list(options.platform)
     if len(asked) > 1:
         raise CheckFailed(
-            f"--platform {options.platform}: one platform per build; run `nox -s build -- "
-            '--platform P` once for each (see the README\'s "linux/arm64").'
+            f"--platform {options.platform}: this step builds one platform; run it once per "
+            "platform (`nox -s build` builds several and joins them, see the README's "
+            '"linux/arm64").'
         )
     platforms.check_runnable(asked[0])
     return asked[0]
@@ -472,9 +473,19 @@ def command(options: BuildOptions) -> None:
     report(result, sbom_path)
 
 
+def build_any(options: BuildOptions) -> None:
+    """One platform's image, or with several platforms each one's and their index."""
+    from ner_build import multiplatform  # it builds each platform through this module
+
+    if multiplatform.is_multiplatform(options):
+        multiplatform.command(options)
+    else:
+        command(options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse(sys.argv[1:] if argv is None else argv, os.environ)
-    return console.run_main(lambda: command(options))
+    return console.run_main(lambda: build_any(options))
 
 
 if __name__ == "__main__":

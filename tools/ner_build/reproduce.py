@@ -19,7 +19,7 @@ from pathlib import Path
 from ner_build import build, compare, console, git
 from ner_build.docker import Docker
 from ner_build.paths import BUILD, ROOT
-from ner_build.result import BuildResult, result_path
+from ner_build.result import BuildResult
 
 NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
 
@@ -33,7 +33,7 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
         results.append(build.run(clean))
     differences = [] if results[0].image_id == results[1].image_id else explain(docker, results)
-    cached = regular_build(docker, results[0].platform)
+    cached = regular_build(docker, build.result_paths(options)[0], results[0].platform)
     if not differences and cached and cached.image_id != results[0].image_id:
         console.step(f"the regular build {cached.tags[1]} differs from the clean builds")
         differences = explain(docker, [cached, results[0]])
@@ -43,12 +43,12 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
     return results[0].image_id, differences
 
 
-def regular_build(docker: Docker, platform: str) -> BuildResult | None:
-    """The last `nox -s build` result, if it built this same clean commit for the same
-    platform and still exists."""
-    if not result_path().exists():
+def regular_build(docker: Docker, record: Path, platform: str) -> BuildResult | None:
+    """The last `nox -s build` result recorded there, if it built this same clean commit for
+    the same platform and still exists."""
+    if not record.exists():
         return None
-    recorded = BuildResult.load()
+    recorded = BuildResult.load(record)
     same_commit = recorded.revision == git.revision(ROOT) and not git.is_dirty(ROOT)
     same = same_commit and recorded.platform == platform
     return recorded if same and docker.image_id(recorded.image_id) else None

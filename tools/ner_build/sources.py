@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -29,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ner_build import console, git, lockfile, offline, process
+from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
 from ner_build.paths import CACHE, CONTEXT, LOCK, ROOT
@@ -178,21 +178,13 @@ def model_candidates(env: Mapping[str, str] = os.environ) -> Iterator[Path]:
 def add_model(out: Path, sha256: str, candidates: Iterator[Path]) -> Path:
     """Copy the first candidate whose sha256 is the built model's into out."""
     for path in candidates:
-        if path.is_file() and file_sha256(path) == sha256:
+        if path.is_file() and sha256_of(path) == sha256:
             out.mkdir(parents=True, exist_ok=True)
             return Path(shutil.copy2(path, out / path.name))
     raise CheckFailed(
         f"No model wheel with sha256 {sha256} found in {CONTEXT / 'model'}, {CACHE} or "
         "NER_MODEL_WHEEL: set NER_MODEL_WHEEL to the wheel the image was built with."
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_base(docker: Docker, result: BuildResult, out: Path) -> None:

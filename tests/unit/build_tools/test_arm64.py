@@ -10,13 +10,18 @@ from pathlib import Path
 from ner_build import arm64
 from ner_build.docker import Docker
 
-from .support import EVERY_OPTION
+from .support import DOCKER, EVERY_OPTION
+from .test_multiplatform import AMD64, ARM64, loaded_image
 
 
-def test_a_given_base_image_is_used_as_it_is() -> None:
-    docker = Docker.from_string("/nonexistent/docker")  # never asked: the base is given
-    options = replace(EVERY_OPTION, base_image="my-base:arm64")
-    assert arm64.arm64_base(docker, options, {}) == "my-base:arm64"
+def test_the_arm64_base_among_those_given_is_used(tmp_path: Path) -> None:
+    docker = Docker.from_string(DOCKER)
+    with (
+        loaded_image(docker, AMD64, "ner-app-test-arm64-session:amd64", tmp_path) as amd64,
+        loaded_image(docker, ARM64, "ner-app-test-arm64-session:arm64", tmp_path) as arm,
+    ):
+        options = replace(EVERY_OPTION, base_image=f"{amd64},{arm}")
+        assert arm64.arm64_base(docker, options, {}) == arm
 
 
 def test_the_summary_records_each_steps_seconds(tmp_path: Path) -> None:

@@ -1,0 +1,202 @@
+"""`nox -s build -- --platform linux/amd64,linux/arm64`: one image per platform, joined as one
+multi-platform image (an OCI image index).
+
+Each platform is built exactly as `nox -s build -- --platform P` builds it (a platform other
+than the host's under QEMU emulation). An engine's classic image store holds one image per tag,
+so the host's platform keeps the regular tags and build/image.json, and another platform is
+tagged IMAGE-ARCH (ner-app-arm64:0.1.0, ...) and recorded in build/ARCH/image.json. Both are
+then written as one OCI image layout archive, build/index.oci.tar, whose index lists each
+image's manifest with its platform; build/index.json records the index digest and each
+platform's image ID and manifest digest. Push it whole with
+`skopeo copy --all oci-archive:build/index.oci.tar docker://REGISTRY/ner-app:VERSION`.
+
+--base-image may name one base per platform, comma-separated; each platform builds on the one
+of its own platform (e.g. ner-app-base:bookworm-python3,ner-app-base:bookworm-python3-arm64),
+and a platform with none builds on the Dockerfile's pinned base (an index: each platform's
+image is pulled from it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ner_build import build, console, engines, git, image_archive, oci_layout
+from ner_build.docker import Docker
+from ner_build.errors import CheckFailed, VerificationFailed
+from ner_build.paths import BUILD, ROOT
+from ner_build.platforms import Platform, check_runnable, parse_list
+from ner_build.result import BuildResult
+
+ARCHIVE = BUILD / "index.oci.tar"
+RECORD = BUILD / "index.json"
+step = console.step
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    """What build/index.json holds: the archive, its index digest, and each platform's image."""
+
+    ref_name: str
+    archive: str
+    index_digest: str
+    images: dict[str, dict[str, str]]  # by platform: image_id, manifest_digest, tag, result
+
+    @classmethod
+    def load(cls, path: Path = RECORD) -> IndexRecord:
+        if not path.exists():
+            raise CheckFailed(
+                f"{path} is missing: build several platforms first, e.g. "
+                "`nox -s build -- --platform linux/amd64,linux/arm64`."
+            )
+        return cls(**json.loads(path.read_text()))
+
+
+def is_multiplatform(options: build.BuildOptions) -> bool:
+    return options.platform is not None and len(parse_list(options.platform)) > 1
+
+
+def platform_options(
+    options: build.BuildOptions, platform: Platform, native: Platform, base: str | None
+) -> build.BuildOptions:
+    """One platform's build: the host's keeps the regular name, another is IMAGE-ARCH."""
+    if platform == native:
+        return replace(options, platform=str(platform), base_image=base)
+    return replace(
+        options,
+        platform=str(platform),
+        image=f"{options.image}-{platform.architecture}",
+        base_image=base,
+        result=BUILD / platform.architecture / "image.json",
+    )
+
+
+def bases(
+    docker: Docker, given: str | None, targets: tuple[Platform, ...]
+) -> dict[Platform, str | None]:
+    """Each platform's base: the one of its platform among the comma-separated --base-image,
+    else None (the Dockerfile's pinned base, pulled for that platform)."""
+    chosen: dict[Platform, str | None] = dict.fromkeys(targets)
+    for ref in filter(None, (part.strip() for part in (given or "").split(","))):
+        found = docker.platform_of(ref)
+        matching = [target for target in targets if str(target) == found]
+        if not matching:
+            raise CheckFailed(
+                f"--base-image {ref} is {found or 'not in the engine'}, none of the platforms "
+                f"built ({', '.join(map(str, targets))}). Give one base per platform, comma-"
+                "separated (make an arm64 one with `nox -s base-image -- --arch arm64`); a "
+                "platform with none builds on the Dockerfile's pinned base."
+            )
+        chosen[matching[0]] = ref
+    return chosen
+
+
+def command(options: build.BuildOptions) -> IndexRecord:
+    """Build every platform asked for, then write and record their index."""
+    targets = parse_list(options.platform or "")
+    for target in targets:
+        check_runnable(target)  # every platform is checked before anything is built
+    docker = Docker.from_string(options.docker)
+    docker.check_engine()
+    native = Platform.native()
+    chosen = bases(docker, options.base_image, targets)
+    results: dict[Platform, BuildResult] = {}
+    for target in targets:
+        step(f"building {target} ({'native' if target == native else 'under emulation'})")
+        each = platform_options(options, target, native, chosen[target])
+        build.command(each)
+        results[target] = BuildResult.load(build.result_paths(each)[0])
+    record = write_index(docker, results, ARCHIVE)
+    RECORD.write_text(json.dumps(asdict(record), indent=2) + "\n")
+    report(record)
+    return record
+
+
+def write_index(docker: Docker, results: dict[Platform, BuildResult], target: Path) -> IndexRecord:
+    """Save each platform's image from the engine and write them as one multi-platform archive."""
+    ref_name = next(iter(results.values())).tags[0].split(":")[-1]
+    step(f"writing the multi-platform image {target} ({', '.join(map(str, results))})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ner-app-index-", dir=target.parent) as tmp:
+        saved = {}
+        for platform, result in results.items():
+            archive = Path(tmp) / f"{platform.architecture}.tar"
+            docker.save(result.image_id, archive)
+            saved[platform] = image_archive.read(archive)
+        written = oci_layout.write_platforms(saved, target, git.commit_time(ROOT), ref_name)
+    images = {}
+    for platform, result in results.items():
+        image = written.images[str(platform)]
+        if image.image_id != result.image_id:
+            raise VerificationFailed(
+                f"The saved {platform} image is {image.image_id}, not {result.image_id}: "
+                "build again."
+            )
+        images[str(platform)] = {
+            "image_id": result.image_id,
+            "manifest_digest": image.manifest_digest,
+            "tag": result.tags[0],
+        }
+    return IndexRecord(ref_name, str(target), written.index_digest, images)
+
+
+def report(record: IndexRecord) -> None:
+    lines = [f"multi-platform image {record.ref_name}: index {record.index_digest}"]
+    for platform, image in record.images.items():
+        lines.append(f"  {platform}: {image['tag']} {image['image_id']}")
+    lines.append(
+        f"archive: {record.archive} (push it: skopeo copy --all oci-archive:{record.archive} docker://REGISTRY/REPO:{record.ref_name})"
+    )
+    print("\n".join(lines))
+
+
+def push(archive: Path, reference: str, tls_verify: bool = True) -> None:
+    """Copy the whole multi-platform archive to a registry (every platform, and the index)."""
+    step(f"pushing {archive} to {reference} with skopeo")
+    completed = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--all",
+            f"--dest-tls-verify={str(tls_verify).lower()}",
+            f"oci-archive:{archive}",
+            f"docker://{reference}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode:
+        raise CheckFailed(
+            f"skopeo could not push {archive} to {reference}: {completed.stderr.strip()}"
+        )
+
+
+def manifest_client(env: Mapping[str, str]) -> Docker:
+    """A client whose `manifest inspect` reads an OCI index: Docker 26's when `tools/provision-
+    debian docker26` set it up here, else DOCKER's. (Docker 20.10's answers "no such manifest"
+    for an index that skopeo and Docker 26 read.)"""
+    setup = engines.ENGINES_DIR / "docker26.env"
+    if setup.is_file():
+        return engines.EngineSetup("docker26", engines.read_env_file(setup)).docker
+    return Docker.from_env(env)
+
+
+def listed_platforms(docker: Docker, reference: str, insecure: bool = False) -> list[str]:
+    """The platforms `docker manifest inspect` lists for a reference in a registry."""
+    flags = ["--insecure"] if insecure else []
+    inspected = docker.run("manifest", "inspect", *flags, reference)
+    if inspected.returncode:
+        raise CheckFailed(
+            f"`{docker} manifest inspect {reference}` failed: {inspected.stderr.strip()}. "
+            "Docker 26's client reads an OCI index, 20.10's says \"no such manifest\"; "
+            f"`skopeo inspect --raw docker://{reference}` shows it too."
+        )
+    manifests = json.loads(inspected.stdout).get("manifests", [])
+    return sorted(
+        "/".join(filter(None, (m["platform"]["os"], m["platform"]["architecture"])))
+        for m in manifests
+    )
