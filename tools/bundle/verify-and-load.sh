@@ -8,7 +8,8 @@
 #    its fingerprint with the one your vendor gave you another way).
 # 2. The checksums: every file SHA256SUMS lists must be there and match.
 # 3. The load (not with --verify-only): the engine must give the image the recorded ID. If it
-#    does not, the image just loaded is removed again. Only then is it tagged.
+#    does not, the image just loaded is removed again. Only then is it tagged. A bundle of
+#    several platforms loads this host's (uname -m); NER_PLATFORM=linux/ARCH chooses another.
 #
 # Needs only sh, ssh-keygen (OpenSSH >= 8.2), sha256sum, tar, sed and the engine's client:
 # DOCKER (default docker), e.g. DOCKER='podman --root /tmp/store'. Exit status: 0 when verified
@@ -22,7 +23,7 @@ if [ "${1:-}" = "--verify-only" ]; then
     shift
 fi
 case "${1:-}" in
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see: sh $0 --help)" >&2; exit 2 ;;
 esac
 bundle=${1:-$(dirname "$0")}
@@ -91,12 +92,48 @@ loaded_id() {  # the image ID in `load` output: Docker "Loaded image ID: X", Pod
     sed -n 's/^Loaded image\( ID\)\{0,1\}: \(sha256:[0-9a-f]\{64\}\)$/\2/p' | sed -n 1p
 }
 
+host_architecture() {  # as Docker names it
+    case $(uname -m) in
+        x86_64 | amd64) echo amd64 ;;
+        aarch64 | arm64) echo arm64 ;;
+        *) uname -m ;;
+    esac
+}
+
+choose_image() {  # sets image_id and archive: the bundle's one image, or the platform's
+    platforms=$(record platforms)
+    if [ -z "$platforms" ]; then
+        image_id=$(record image_id)
+        archive=image.tar
+        return
+    fi
+    wanted=${NER_PLATFORM:-linux/$(host_architecture)}
+    case ${wanted#linux/} in
+        "" | *[!a-z0-9]*)
+            echo "NER_PLATFORM=$wanted is not a platform: give linux/ARCH, one of: $platforms" >&2
+            exit 2 ;;
+    esac
+    # shellcheck disable=SC2046 # the record's three words: image ID, archive, manifest digest
+    set -- $(record "${wanted#linux/}")
+    if [ $# -ne 3 ]; then
+        echo "this bundle has no image for $wanted (it has: $platforms); set NER_PLATFORM to" \
+            "one of those to load it under emulation." >&2
+        exit 2
+    fi
+    case $2 in
+        */* | .*) refuse "image.json names an unsafe archive: '$2'." ;;
+    esac
+    image_id=$1
+    archive=$2
+    echo "platform: $wanted"
+}
+
 present() {
     $DOCKER image inspect --format '{{.Id}}' "$1" >/dev/null 2>&1
 }
 
 load_image() {
-    image_id=$(record image_id)
+    choose_image
     tags=$(record tags)
     case "$image_id" in
         sha256:????????????????????????????????????????????????????????????????) ;;
@@ -109,8 +146,8 @@ load_image() {
     }
     had_it=no
     if present "$image_id"; then had_it=yes; fi
-    output=$($DOCKER load --input "$bundle/image.tar" 2>&1) || refuse "the engine could not load" \
-        "image.tar: $output"
+    output=$($DOCKER load --input "$bundle/$archive" 2>&1) || refuse "the engine could not load" \
+        "$archive: $output"
     got=$(echo "$output" | loaded_id)
     if [ "$got" != "$image_id" ] || ! present "$image_id"; then
         if [ -n "$got" ] && [ "$had_it" = no ] && [ "$got" != "$image_id" ]; then

@@ -271,14 +271,20 @@ def measure_sizes(docker: Docker, images: Images, results: Results) -> None:
     sizes = [image_size_mb(docker, ref) for ref in (ours_ref, seed_ref)]
     results.add(IMAGE, "MB", [sizes[0]], [sizes[1]])
     with tempfile.TemporaryDirectory(dir=WORK) as tmp, local_registry(Path(tmp)) as registry:
-        pushed = []
-        for ref, name in ((ours_ref, OURS), (seed_ref, SEED)):
-            target = f"{registry}/{name}:bench"
-            docker.run("tag", ref, target, check=True)
-            docker.push(target)
-            docker.run("rmi", target, check=True)
-            pushed.append(pushed_size(registry, name, "bench") / MB)
+        pushed = [
+            pushed_mb(docker, registry, ref, name)
+            for ref, name in ((ours_ref, OURS), (seed_ref, SEED))
+        ]
     results.add(PUSHED, "MB", [pushed[0]], [pushed[1]])
+
+
+def pushed_mb(docker: Docker, registry: str, ref: str, name: str) -> float:
+    """What a pull of the image transfers: pushed to the registry as name:bench, then read."""
+    target = f"{registry}/{name}:bench"
+    docker.run("tag", ref, target, check=True)
+    docker.push(target)
+    docker.run("rmi", target, check=True)
+    return pushed_size(registry, name, "bench") / MB
 
 
 # --- running -----------------------------------------------------------------------------
@@ -403,10 +409,10 @@ def measure_starts(
                                        for _ in range(runs)])  # fmt: skip
 
 
-def time_to_ready(docker: Docker, image: str) -> float:
+def time_to_ready(docker: Docker, image: str, timeout: float = 60) -> float:
     started = time.monotonic()
     with container(docker, image) as (_, address):
-        wait_for(address + "/readyz")
+        wait_for(address + "/readyz", timeout)
         return time.monotonic() - started
 
 
@@ -550,6 +556,12 @@ def parser() -> argparse.ArgumentParser:
         "docker/model.toml), for hosts that cannot download the pinned one",
     )
     parser.add_argument(
+        "--platforms",
+        action="store_true",
+        help="only size and time to ready of each platform's image of the last multi-platform "
+        "build (build/index.json), into benchmarks/platforms.*",
+    )
+    parser.add_argument(
         "--runs",
         type=positive,
         default=os.environ.get("NER_BENCH_RUNS", "3"),
@@ -573,6 +585,10 @@ def command(options: build.BuildOptions, runs: int, stand_in: bool = False) -> N
 def main(argv: Sequence[str] | None = None) -> int:
     args, build_args = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     options = build.parse(build_args, os.environ)
+    if args.platforms:
+        from ner_build import platformbench
+
+        return console.run_main(lambda: platformbench.command(options, args.runs))
     return console.run_main(lambda: command(options, args.runs, args.stand_in))
 
 

@@ -40,7 +40,7 @@ from ner_build.paths import (
     SBOM,
     TEST_PIPELINE,
 )
-from ner_build.result import BuildResult, Fallback
+from ner_build.result import BuildResult, Fallback, sbom_beside
 from ner_build.tags import image_tags
 
 # What goes into the app wheel: its layer takes the time of the last commit that changed these.
@@ -459,9 +459,8 @@ def report(result: BuildResult, sbom_path: Path = SBOM) -> None:
 
 def result_paths(options: BuildOptions) -> tuple[Path, Path]:
     """Where the build records its result and writes the SBOM."""
-    if options.result is None:
-        return RESULT, SBOM
-    return options.result, options.result.with_suffix(".sbom.cdx.json")
+    result = options.result or RESULT
+    return result, sbom_beside(result)
 
 
 def command(options: BuildOptions) -> None:

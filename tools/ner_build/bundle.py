@@ -3,12 +3,17 @@ no registry. The customer needs only the folder, sh, OpenSSH and a container eng
 
     nox -s bundle -- --key KEY                  # build/bundle/ner-app-VERSION-REV/ and its .tar
     nox -s bundle -- --key KEY --with-sources   # also what an offline rebuild needs (sources/)
+    nox -s bundle -- --key KEY --all-platforms  # every platform of the last multi-platform build
     nox -s bundle -- --verify DIR               # the customer's checks, run from the project
 
 The folder holds image.tar (an OCI image layout with Docker's manifest.json beside it),
 image.json (image ID, manifest digest, tags), sbom.cdx.json, provenance.intoto.json,
 verify-and-load.sh, README.txt, allowed_signers, SHA256SUMS and SHA256SUMS.sig. It is written
 beside its final place and moved there only when complete.
+
+With --all-platforms each platform's image is its own archive, image-ARCH.tar (and its SBOM
+sbom-ARCH.cdx.json); image.json lists the platforms, and verify-and-load.sh loads the one of
+the host it runs on (NER_PLATFORM chooses another), tagged with the same tags on every platform.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from ner_build import console, git, image_archive, oci_layout, provenance, signi
 from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
-from ner_build.paths import BUILD, PYPROJECT, ROOT, SBOM
-from ner_build.result import BuildResult
+from ner_build.paths import BUILD, PYPROJECT, ROOT
+from ner_build.result import BuildResult, result_path, sbom_beside
 
 TEMPLATES = ROOT / "tools" / "bundle"
 SCRIPT = "verify-and-load.sh"
@@ -45,6 +50,16 @@ step = console.step
 
 
 @dataclass(frozen=True)
+class PlatformImage:
+    """One platform's image in the bundle: its build, the archive it is written to, and that
+    archive's IDs once written."""
+
+    result: BuildResult
+    archive: str
+    written: oci_layout.Written
+
+
+@dataclass(frozen=True)
 class BundleOptions:
     docker: str
     key: Path | None
@@ -54,6 +69,7 @@ class BundleOptions:
     force: bool
     verify: Path | None
     allowed_signers: Path | None
+    all_platforms: bool = False
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> BundleOptions:
@@ -75,6 +91,12 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> BundleOptions:
     )
     add("--output", type=Path, help="the bundle folder (default: build/bundle/ner-app-VER-REV)")
     add("--with-sources", action="store_true", help="add what an offline rebuild needs")
+    add(
+        "--all-platforms",
+        action="store_true",
+        help="every platform of the last multi-platform build (build/index.json), each as its "
+        "own archive; verify-and-load.sh loads the host's",
+    )
     add("--force", action="store_true", help="bundle an image built from a dirty tree")
     add("--verify", type=Path, metavar="DIR", help="verify a bundle folder instead of making one")
     add(
@@ -124,13 +146,15 @@ def default_folder(result: BuildResult) -> Path:
     return BUILD / "bundle" / f"ner-app-{version}-{result.tags[1].split(':')[-1]}"
 
 
-def write_image(docker: Docker, result: BuildResult, folder: Path) -> oci_layout.Written:
-    """Save the image from the engine and write it as the bundle's OCI archive."""
+def write_image(
+    docker: Docker, result: BuildResult, folder: Path, name: str = IMAGE
+) -> oci_layout.Written:
+    """Save the image from the engine and write it as one of the bundle's OCI archives."""
     saved = folder / "saved.tar"
     docker.save(result.image_id, saved)
     try:
         written = oci_layout.write(
-            image_archive.read(saved), folder / IMAGE, git.revision_time(ROOT, result.revision)
+            image_archive.read(saved), folder / name, git.revision_time(ROOT, result.revision)
         )
     finally:
         saved.unlink(missing_ok=True)
@@ -143,18 +167,46 @@ def write_image(docker: Docker, result: BuildResult, folder: Path) -> oci_layout
 
 def record(result: BuildResult, written: oci_layout.Written) -> str:
     """image.json: one key per line, which verify-and-load.sh reads with sed."""
-    fields = {
-        "image_id": result.image_id,
-        "manifest_digest": written.manifest_digest,
+    return record_lines(
+        {
+            "image_id": result.image_id,
+            "manifest_digest": written.manifest_digest,
+            **described(result),
+            "archive": IMAGE,
+            "archive_bytes": written.size,
+        }
+    )
+
+
+def record_platforms(result: BuildResult, images: dict[str, PlatformImage]) -> str:
+    """image.json of a multi-platform bundle: the platforms, then per architecture its image ID,
+    archive and manifest digest (verify-and-load.sh reads the host's)."""
+    fields: dict[str, object] = {"platforms": list(images), **described(result)}
+    for platform, image in images.items():
+        fields[architecture(platform)] = [
+            image.result.image_id,
+            image.archive,
+            image.written.manifest_digest,
+        ]
+    return record_lines(fields)
+
+
+def described(result: BuildResult) -> dict[str, object]:
+    return {
         "tags": result.tags,
         "revision": result.revision,
         "model": f"{result.model}=={result.model_version}",
         "model_sha256": result.model_sha256,
-        "archive": IMAGE,
-        "archive_bytes": written.size,
     }
+
+
+def record_lines(fields: dict[str, object]) -> str:
     lines = [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in fields.items()]
     return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def architecture(platform: str) -> str:
+    return platform.split("/")[1]
 
 
 def lock_sha256(revision: str) -> str:
@@ -170,8 +222,33 @@ def lock_sha256(revision: str) -> str:
     return oci_layout.digest_of(shown.stdout).split(":")[1]
 
 
-def readme(result: BuildResult, key: signing.SigningKey, principal: str, sources: bool) -> str:
+def image_lines(images: dict[str, PlatformImage]) -> str:
+    """README.txt's lines for the image archives and their SBOMs."""
+    if len(images) == 1:
+        return (
+            f"  {IMAGE:<24}the image (OCI image layout; `docker load` and `podman load` read it)\n"
+            f"  {SBOM_NAME:<24}what is inside it (CycloneDX 1.6: Python packages, spaCy pipeline)"
+        )
+    lines = []
+    for platform, image in images.items():
+        lines.append(f"  {image.archive:<24}the {platform} image (OCI image layout)")
+    lines.append(f"  {'sbom-ARCH.cdx.json':<24}what is inside each (CycloneDX 1.6)")
+    lines.append(
+        "  verify-and-load.sh loads the image of this host's platform; NER_PLATFORM=linux/ARCH "
+        "chooses another."
+    )
+    return "\n".join(lines)
+
+
+def readme(
+    result: BuildResult,
+    key: signing.SigningKey,
+    principal: str,
+    sources: bool,
+    images: dict[str, PlatformImage],
+) -> str:
     values = {
+        "@IMAGES@": image_lines(images),
         "@VERSION@": result.tags[0].split(":")[-1],
         "@REVISION@": result.revision[:12],
         "@FINGERPRINT@": signing.fingerprint(key.public),
@@ -220,25 +297,67 @@ def write_tar(folder: Path, mtime: int) -> Path:
     return target
 
 
+def platform_results(
+    result: BuildResult, all_platforms: bool
+) -> dict[str, tuple[BuildResult, Path]]:
+    """The builds to bundle, by platform, with where each is recorded: this build's, or with
+    all_platforms every platform of the last multi-platform build, which must include it."""
+    if not all_platforms:
+        return {result.platform: (result, result_path())}
+    from ner_build import multiplatform  # only for --all-platforms
+
+    record = multiplatform.IndexRecord.load()
+    if record.images.get(result.platform, {}).get("image_id") != result.image_id:
+        raise CheckFailed(
+            f"{multiplatform.RECORD} is not of the last build ({result.tags[1]}): build every "
+            f"platform again, e.g. `nox -s build -- --platform {','.join(record.images)}`."
+        )
+    return {
+        platform: (BuildResult.load(Path(image["result"])), Path(image["result"]))
+        for platform, image in record.images.items()
+    }
+
+
+def write_images(
+    docker: Docker, results: dict[str, tuple[BuildResult, Path]], folder: Path
+) -> dict[str, PlatformImage]:
+    """Each platform's image as an OCI archive and its SBOM: image.tar and sbom.cdx.json for
+    one, image-ARCH.tar and sbom-ARCH.cdx.json for several."""
+    images = {}
+    for platform, (result, recorded) in results.items():
+        several = len(results) > 1
+        name = f"image-{architecture(platform)}.tar" if several else IMAGE
+        step(f"writing the {platform or 'built'} image as an OCI layout archive: {folder / name}")
+        images[platform] = PlatformImage(result, name, write_image(docker, result, folder, name))
+        sbom = f"sbom-{architecture(platform)}.cdx.json" if several else SBOM_NAME
+        shutil.copy2(sbom_beside(recorded), folder / sbom)
+    return images
+
+
 def fill(
-    options: BundleOptions, docker: Docker, result: BuildResult, folder: Path
-) -> oci_layout.Written:
-    """Write every file of the bundle into folder, signed."""
+    options: BundleOptions,
+    docker: Docker,
+    result: BuildResult,
+    results: dict[str, tuple[BuildResult, Path]],
+    folder: Path,
+) -> dict[str, PlatformImage]:
+    """Write every file of the bundle into folder, signed: each platform's image of results,
+    tagged as the host's build (result) is, since the tags name the product on every one."""
     key = signing.load(options.key)
     principal = options.signer or key.principal
     if not principal:
         raise CheckFailed("The key has no comment to name the signer by: pass --signer NAME.")
-    step(f"writing the image as an OCI layout archive: {folder / IMAGE}")
-    written = write_image(docker, result, folder)
-    (folder / RECORD).write_text(record(result, written))
-    shutil.copy2(SBOM, folder / SBOM_NAME)
+    images = write_images(docker, results, folder)
+    several = len(images) > 1
+    only = next(iter(images.values()))
+    text = record_platforms(result, images) if several else record(result, only.written)
+    (folder / RECORD).write_text(text)
     version = result.tags[0].split(":")[-1]
-    statement = provenance.statement(
-        result, written.manifest_digest, lock_sha256(result.revision), version
-    )
+    digests = [image.written.manifest_digest for image in images.values()]
+    statement = provenance.statement(result, digests, lock_sha256(result.revision), version)
     (folder / PROVENANCE).write_text(provenance.dumps(statement))
     shutil.copy2(TEMPLATES / SCRIPT, folder / SCRIPT)
-    (folder / "README.txt").write_text(readme(result, key, principal, options.with_sources))
+    (folder / "README.txt").write_text(readme(result, key, principal, options.with_sources, images))
     (folder / SIGNERS).write_text(key.allowed_signers(principal))
     if options.with_sources:
         from ner_build import sources  # only for --with-sources
@@ -247,14 +366,21 @@ def fill(
         sources.add(folder, result, docker, os.environ.get("POETRY", "poetry"))
     step(f"signing SHA256SUMS as {principal} ({signing.fingerprint(key.public)})")
     signing.sign(key, write_sums(folder))
-    return written
+    return images
 
 
 def make(options: BundleOptions) -> Path:
     docker = Docker.from_string(options.docker)
     result = BuildResult.load()
-    check_image(docker, result, options.force)
-    check_sbom(SBOM, result.image_id)
+    if options.all_platforms and options.with_sources:
+        raise CheckFailed(
+            "--with-sources rebuilds the host's platform only: bundle with --all-platforms, "
+            "and separately with --with-sources, or drop one of the two."
+        )
+    results = platform_results(result, options.all_platforms)
+    for each, recorded in results.values():
+        check_image(docker, each, options.force)
+        check_sbom(sbom_beside(recorded), each.image_id)
     folder = options.output or default_folder(result)
     if options.output and folder.exists() and any(folder.iterdir()):
         raise CheckFailed(f"{folder} exists and is not empty: choose another --output.")
@@ -262,7 +388,7 @@ def make(options: BundleOptions) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        written = fill(options, docker, result, partial)
+        images = fill(options, docker, result, results, partial)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -272,7 +398,9 @@ def make(options: BundleOptions) -> Path:
     verify(folder, None)
     archive = write_tar(folder, git.revision_time(ROOT, result.revision))
     print(f"bundle: {folder}/\n  and as one file: {archive} ({archive.stat().st_size} bytes)")
-    print(f"image ID {result.image_id}, manifest {written.manifest_digest}")
+    for platform, image in images.items():
+        written = image.written
+        print(f"{platform or 'image'}: ID {written.image_id}, manifest {written.manifest_digest}")
     return folder
 
 

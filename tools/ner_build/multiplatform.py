@@ -104,32 +104,36 @@ def command(options: build.BuildOptions) -> IndexRecord:
     docker.check_engine()
     native = Platform.native()
     chosen = bases(docker, options.base_image, targets)
-    results: dict[Platform, BuildResult] = {}
+    results: dict[Platform, tuple[BuildResult, Path]] = {}
     for target in targets:
         step(f"building {target} ({'native' if target == native else 'under emulation'})")
         each = platform_options(options, target, native, chosen[target])
         build.command(each)
-        results[target] = BuildResult.load(build.result_paths(each)[0])
+        path = build.result_paths(each)[0]
+        results[target] = (BuildResult.load(path), path)
     record = write_index(docker, results, ARCHIVE)
     RECORD.write_text(json.dumps(asdict(record), indent=2) + "\n")
     report(record)
     return record
 
 
-def write_index(docker: Docker, results: dict[Platform, BuildResult], target: Path) -> IndexRecord:
-    """Save each platform's image from the engine and write them as one multi-platform archive."""
-    ref_name = next(iter(results.values())).tags[0].split(":")[-1]
+def write_index(
+    docker: Docker, results: dict[Platform, tuple[BuildResult, Path]], target: Path
+) -> IndexRecord:
+    """Save each platform's image (its build result and where that is recorded) from the
+    engine and write them as one multi-platform archive."""
+    ref_name = next(iter(results.values()))[0].tags[0].split(":")[-1]
     step(f"writing the multi-platform image {target} ({', '.join(map(str, results))})")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ner-app-index-", dir=target.parent) as tmp:
         saved = {}
-        for platform, result in results.items():
+        for platform, (result, _) in results.items():
             archive = Path(tmp) / f"{platform.architecture}.tar"
             docker.save(result.image_id, archive)
             saved[platform] = image_archive.read(archive)
         written = oci_layout.write_platforms(saved, target, git.commit_time(ROOT), ref_name)
     images = {}
-    for platform, result in results.items():
+    for platform, (result, recorded) in results.items():
         image = written.images[str(platform)]
         if image.image_id != result.image_id:
             raise VerificationFailed(
@@ -140,6 +144,7 @@ def write_index(docker: Docker, results: dict[Platform, BuildResult], target: Pa
             "image_id": result.image_id,
             "manifest_digest": image.manifest_digest,
             "tag": result.tags[0],
+            "result": str(recorded),
         }
     return IndexRecord(ref_name, str(target), written.index_digest, images)
 

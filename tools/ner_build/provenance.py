@@ -8,6 +8,7 @@ times or host names, so the same image always gets the same statement.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ner_build.result import BuildResult
@@ -43,13 +44,16 @@ def base_dependency(ref: str, image_id: str) -> dict[str, Any]:
 
 
 def statement(
-    result: BuildResult, manifest_digest: str, lock_sha256: str, version: str
+    result: BuildResult, manifest_digests: Sequence[str], lock_sha256: str, version: str
 ) -> dict[str, Any]:
-    """The provenance of the built image, whose manifest in the bundle has manifest_digest."""
+    """The provenance of the built image, whose manifest in the bundle has one of
+    manifest_digests (one per platform)."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": [
-            {"name": tag, "digest": {"sha256": hex_of(manifest_digest)}} for tag in result.tags
+            {"name": tag, "digest": {"sha256": hex_of(digest)}}
+            for digest in manifest_digests
+            for tag in result.tags
         ],
         "predicateType": PREDICATE_TYPE,
         "predicate": {

@@ -12,13 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ner_build.errors import CheckFailed
-from ner_build.paths import RESULT
+from ner_build.paths import RESULT, SBOM
 
 
 def result_path(env: Mapping[str, str] = os.environ) -> Path:
     """Where builds record their result and everything after reads it: build/image.json, or
     NER_BUILD_RESULT (e.g. build/arm64/image.json, which `nox -s arm64` tests)."""
     return Path(env.get("NER_BUILD_RESULT") or RESULT)
+
+
+def sbom_beside(result: Path) -> Path:
+    """The SBOM a build writes with its result: build/sbom.cdx.json beside build/image.json,
+    else RESULT.sbom.cdx.json."""
+    return SBOM if result == RESULT else result.with_suffix(".sbom.cdx.json")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ provenance, the ssh-keygen signature and the refusals before anything is written
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -14,6 +15,7 @@ import pytest
 from ner_build import bundle, image_archive, oci_layout, provenance, signing
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, FailedProcessError
+from ner_build.platforms import Platform
 from ner_build.result import BuildResult
 
 from .support import DOCKER
@@ -96,7 +98,7 @@ def test_a_layer_that_is_not_what_the_config_says_is_refused(tmp_path: Path) -> 
 
 
 def test_provenance_names_the_commit_lock_base_and_model() -> None:
-    statement = provenance.statement(RESULT, "sha256:" + "4" * 64, "6" * 64, "0.1.0")
+    statement = provenance.statement(RESULT, ["sha256:" + "4" * 64], "6" * 64, "0.1.0")
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
     assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
     assert [s["name"] for s in statement["subject"]] == RESULT.tags
@@ -210,3 +212,71 @@ def test_an_sbom_of_another_image_is_refused(tmp_path: Path) -> None:
         bundle.check_sbom(sbom, IMAGE_ID)
     with pytest.raises(CheckFailed, match="is missing"):
         bundle.check_sbom(tmp_path / "none.json", IMAGE_ID)
+
+
+# --- a bundle of several platforms ----------------------------------------------------------
+
+
+def platform_bundle(folder: Path, tmp_path: Path) -> dict[str, bundle.PlatformImage]:
+    """A signed two-platform bundle of tiny images, as `nox -s bundle -- --all-platforms`
+    writes its record, sums and signature."""
+    from .test_multiplatform import ARM64, saved_image
+
+    folder.mkdir()
+    images = {}
+    for platform in (Platform("amd64"), ARM64):
+        name = f"image-{platform.architecture}.tar"
+        written = oci_layout.write(saved_image(tmp_path, platform), folder / name, 1_700_000_000)
+        result = replace(UNIT_RESULT, image_id=written.image_id, platform=str(platform))
+        images[str(platform)] = bundle.PlatformImage(result, name, written)
+    (folder / bundle.RECORD).write_text(bundle.record_platforms(UNIT_RESULT, images))
+    key = signing.load(make_key(tmp_path))
+    (folder / bundle.SIGNERS).write_text(key.allowed_signers(key.principal))
+    signing.sign(key, bundle.write_sums(folder))
+    return images
+
+
+UNIT_RESULT = replace(RESULT, tags=["ner-app-unit-bundle:0.1.0", "ner-app-unit-bundle:abc1234"])
+
+
+def load_platform(folder: Path, platform: str | None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER": DOCKER}
+    if platform:
+        env["NER_PLATFORM"] = platform
+    return subprocess.run(
+        ["sh", str(SCRIPT), str(folder)], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_a_bundle_of_two_platforms_loads_the_hosts_or_the_one_asked_for(tmp_path: Path) -> None:
+    images = platform_bundle(tmp_path / "bundle", tmp_path)
+    docker = Docker.from_string(DOCKER)
+    tag = UNIT_RESULT.tags[0]
+    native = str(Platform.native())
+    try:
+        for asked, expected in (
+            (None, native),
+            ("linux/arm64", "linux/arm64"),
+            ("linux/amd64", "linux/amd64"),
+        ):
+            done = load_platform(tmp_path / "bundle", asked)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert f"platform: {expected}" in done.stdout
+            assert docker.image_id(tag) == images[expected].result.image_id
+            assert docker.platform_of(tag) == expected
+        refused = load_platform(tmp_path / "bundle", "linux/riscv64")  # the control: none for it
+        assert refused.returncode == 2
+        assert "has no image for linux/riscv64 (it has: linux/amd64 linux/arm64)" in refused.stderr
+    finally:
+        docker.run("image", "rm", *UNIT_RESULT.tags)
+        for image in images.values():
+            docker.run("image", "rm", image.result.image_id)
+
+
+def test_the_readme_lists_each_platforms_archive(tmp_path: Path) -> None:
+    images = platform_bundle(tmp_path / "bundle", tmp_path)
+    key = signing.load(make_key(tmp_path / "bundle"))
+    text = bundle.readme(UNIT_RESULT, key, "vendor", False, images)
+    assert "image-amd64.tar         the linux/amd64 image" in text
+    assert "image-arm64.tar         the linux/arm64 image" in text
+    assert "@" not in text.replace("vendor@example.com", "")
