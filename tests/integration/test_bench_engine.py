@@ -104,7 +104,7 @@ def test_the_bench_engine_helpers_go_through_the_docker_client_it_is_given(
     docker = Docker.from_string(str(wrapper))
 
     size = bench.image_size_mb(docker, base_image)
-    with bench.container(docker, base_image, "sleep", "60") as (container_id, address):
+    with docker.published(base_image, "sleep", "60") as (container_id, address):
         memory = docker.memory_mb(container_id)
 
     expected_size = int(client("image", "inspect", "--format", "{{.Size}}", base_image).stdout)

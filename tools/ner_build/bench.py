@@ -298,28 +298,6 @@ def wait_for(address: str, timeout: float = 60) -> None:
         )
 
 
-def published_address(port_output: str) -> str:
-    """http://HOST:PORT from `docker port`'s first line, e.g. "127.0.0.1:49153"."""
-    bindings = port_output.split()
-    if not bindings:
-        raise ToolError(f"The container publishes no port {APP_PORT}: {port_output!r}.")
-    return f"http://{bindings[0]}"
-
-
-@contextmanager
-def container(docker: Docker, image: str, *command: str) -> Iterator[tuple[str, str]]:
-    """A container of image, port 8501 published on a free loopback port; yields its ID and
-    address; removed afterwards."""
-    publish = f"127.0.0.1::{APP_PORT}"
-    started = docker.run("run", "--detach", f"--publish={publish}", image, *command, check=True)
-    container_id = started.stdout.strip()
-    try:
-        port = docker.run("port", container_id, f"{APP_PORT}/tcp", check=True).stdout
-        yield container_id, published_address(port)
-    finally:
-        docker.run("rm", "--force", container_id)
-
-
 def open_page(browser: Browser, address: str) -> Page:
     """The app's page with its text area shown. Chromium on the Docker host aborts loads when
     a new container's interface gets its addresses; then the page is loaded again (the
@@ -379,7 +357,7 @@ def measure_start(
     ready_path: str,
 ) -> Start:  # fmt: skip
     started = time.monotonic()
-    with container(docker, image) as (_, address), chromium_browser(playwright) as browser:
+    with docker.published(image) as (_, address), chromium_browser(playwright) as browser:
         wait_for(address + "/_stcore/health")
         health = time.monotonic() - started
         wait_for(address + ready_path)
@@ -411,7 +389,7 @@ def measure_starts(
 
 def time_to_ready(docker: Docker, image: str, timeout: float = 60) -> float:
     started = time.monotonic()
-    with container(docker, image) as (_, address):
+    with docker.published(image) as (_, address):
         wait_for(address + "/readyz", timeout)
         return time.monotonic() - started
 
@@ -428,7 +406,7 @@ def measure_memory(
     idle, busy = [], []
     for _ in range(runs):
         with (
-            container(docker, image) as (running, address),
+            docker.published(image) as (running, address),
             chromium_browser(playwright) as browser,
         ):
             wait_for(address + ready_path)

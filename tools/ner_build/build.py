@@ -170,7 +170,8 @@ def check_base_platform(docker: Docker, base: str, target: platforms.Platform) -
         raise CheckFailed(
             f"The base image {base} is {found}, not {target}. Build one for {target} with "
             f"`nox -s base-image -- --arch {target.architecture}` (it is tagged "
-            f"{base_image.DEFAULT_TAG}-{target.architecture}) and pass it with --base-image."
+            f"{base_image.default_tag(target, platforms.Platform.native())}) and pass it with "
+            "--base-image."
         )
 
 

@@ -20,7 +20,8 @@ import re
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,14 @@ def detect(version_output: str, has_buildx: bool) -> Engine:
     if re.match(r"podman(-remote)? version", version_output.strip(), re.IGNORECASE):
         return Podman
     return Buildx if has_buildx else BuiltinBuildKit
+
+
+def published_address(port_output: str) -> str:
+    """http://HOST:PORT from `docker port`'s first line, e.g. "127.0.0.1:49153"."""
+    bindings = port_output.split()
+    if not bindings:
+        raise ToolError(f"The container publishes no such port: {port_output!r}.")
+    return f"http://{bindings[0]}"
 
 
 @dataclass(frozen=True)
@@ -270,3 +279,20 @@ class Docker:
         """A running container's memory in MB, as `docker stats` reports it."""
         stats = self.run("stats", "--no-stream", "--format", "{{.MemUsage}}", container, check=True)
         return stats_memory_mb(stats.stdout)
+
+    @contextmanager
+    def published(
+        self, image: str, *command: str, options: Sequence[str] = (), port: str = "8501"
+    ) -> Iterator[tuple[str, str]]:
+        """A container of image (run with options), its port published on a free loopback
+        port; yields its ID and address, and removes it afterwards."""
+        started = self.run(
+            "run", "--detach", f"--publish=127.0.0.1::{port}", *options, image, *command,
+            check=True,
+        )  # fmt: skip
+        container_id = started.stdout.strip()
+        try:
+            bound = self.run("port", container_id, f"{port}/tcp", check=True).stdout
+            yield container_id, published_address(bound)
+        finally:
+            self.run("rm", "--force", container_id)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from ner_build.benchstats import Budget, Results
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ToolError
 from ner_build.paths import ROOT
-from ner_build.probe import wait_until_answers
+from ner_build.probe import failure, wait_until_answers
 
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 CONNECTIONS = (1, 4, 16)
@@ -37,6 +35,7 @@ AFTER_CLOSE_S = 180  # Streamlit drops a disconnected session after 120 s (its d
 SOAK_S = 300
 SOAK_SESSIONS = 4  # browser sessions per round of the soak's page traffic
 HEALTH_EVERY_S = 1.0
+SAMPLE_PAUSE_S = 0.5  # between `docker stats` readings, each of which takes about a second
 # 20 pages opening at once take ~60 s here: Chromium renders them on the same 2 cores.
 SESSION_TIMEOUT_S = 120.0
 HARDENED = (
@@ -74,17 +73,6 @@ def recommended_memory(compose_file: Path = COMPOSE_FILE) -> str:
             "the container under it. Restore services.app.deploy.resources.limits.memory."
         ) from None
     return str(limit)
-
-
-def healthy(address: str) -> str | None:
-    """None when address answers 200 within 5 s, else what it did instead."""
-    try:
-        with urllib.request.urlopen(address, timeout=5) as response:  # noqa: S310 (ours)
-            return None if response.status == 200 else f"HTTP {response.status}"
-    except urllib.error.HTTPError as error:
-        return f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError) as error:
-        return str(getattr(error, "reason", error))
 
 
 @dataclass
@@ -130,6 +118,7 @@ class Monitor:
     def _sample(self) -> None:
         while not self._stop.is_set():
             self.samples.append((time.monotonic(), self.read_memory()))
+            self._stop.wait(SAMPLE_PAUSE_S)
 
     def mark(self) -> float:
         """A point in time, to read the memory since."""
@@ -175,27 +164,20 @@ class Container:
     def __init__(self, docker: Docker, image: str, memory: str) -> None:
         self.docker, self.image, self.memory = docker, image, memory
         self.id = self.address = ""
+        self._running = docker.published(image, options=[f"--memory={memory}", *HARDENED])
 
     def __enter__(self) -> Container:
-        started = self.docker.run(
-            "run", "--detach", "--publish=127.0.0.1::8501", f"--memory={self.memory}",
-            *HARDENED, self.image, check=True,
-        )  # fmt: skip
-        self.id = started.stdout.strip()
-        port = self.docker.run("port", self.id, "8501/tcp", check=True).stdout.split()
-        if not port:
-            raise ToolError(f"The container {self.id[:12]} publishes no port 8501.")
-        self.address = f"http://{port[0]}"
+        self.id, self.address = self._running.__enter__()
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.docker.run("rm", "--force", self.id)
+    def __exit__(self, *exc: Any) -> None:
+        self._running.__exit__(*exc)
 
     def memory_mb(self) -> float:
         return self.docker.memory_mb(self.id)
 
     def monitor(self) -> Monitor:
-        return Monitor(lambda: healthy(self.address + "/readyz"), self.memory_mb)
+        return Monitor(lambda: failure(self.address + "/readyz", 5), self.memory_mb)
 
     def check_alive(self) -> None:
         """ToolError when the engine killed the container (out of memory) or it restarted."""

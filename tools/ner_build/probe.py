@@ -10,13 +10,20 @@ from collections.abc import Callable
 POLL = 0.05  # seconds between two probes while waiting for the condition
 
 
+def failure(address: str, timeout: float = 2) -> str | None:
+    """None when address answers 200 now, else what it did instead (a status, or the error)."""
+    try:
+        with urllib.request.urlopen(address, timeout=timeout) as response:  # noqa: S310 (ours)
+            return None if response.status == 200 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except (urllib.error.URLError, OSError) as error:
+        return str(getattr(error, "reason", error))
+
+
 def answers(address: str) -> bool:
     """True when address answers 200 now (False while nothing listens)."""
-    try:
-        with urllib.request.urlopen(address, timeout=2) as response:  # noqa: S310 (our servers)
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError):
-        return False
+    return failure(address) is None
 
 
 def wait_until_answers(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import bench, build
+from ner_build.docker import published_address
 from ner_build.errors import ToolError
 
 from .support import EVERY_OPTION
@@ -68,12 +69,12 @@ def test_the_seed_build_takes_the_base_image_ca_bundle_and_model_package() -> No
 
 
 def test_the_published_address_is_the_first_binding_docker_port_names() -> None:
-    assert bench.published_address("127.0.0.1:49153\n") == "http://127.0.0.1:49153"
+    assert published_address("127.0.0.1:49153\n") == "http://127.0.0.1:49153"
 
 
 def test_a_container_without_a_published_port_fails_saying_so() -> None:
-    with pytest.raises(ToolError, match="publishes no port"):
-        bench.published_address("")
+    with pytest.raises(ToolError, match="publishes no such port"):
+        published_address("")
 
 
 def test_runs_and_build_flags_are_split_between_bench_and_the_build() -> None:
