@@ -127,14 +127,16 @@ def engines(session: nox.Session) -> None:
 
 @nox.session
 def arm64(session: nox.Session) -> None:
-    """Build linux/arm64 under QEMU emulation, prove it reproducible and run the core
-    integration tests on it (`nox -s arm64 -- --compare` times the host's image beside it)."""
+    """Build both platforms (arm64 under QEMU emulation) into one index, check it in a registry
+    and a bundle, prove arm64 reproducible and run the core integration tests on it
+    (`nox -s arm64 -- --compare` times the host's image beside it)."""
     run_tool(session, "ner_build.arm64", groups="main,dev")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure size, build, start, throughput and memory against benchmarks/seed.Dockerfile."""
+    """Measure size, build, start, throughput and memory against benchmarks/seed.Dockerfile
+    (`-- --platforms`: size and time to ready of each platform's image instead)."""
     run_tool(session, "ner_build.bench", groups="main,dev")
 
 

@@ -3,6 +3,8 @@
 Both builds run with --no-cache, which on Docker 20.10 also empties BuildKit's cache mounts,
 so they share nothing but the inputs: the commit, the lock and the pinned base image and model.
 When `nox -s build` last built this same clean commit (with its cache), that image must match too.
+One platform at a time: `--platform linux/arm64` (with an arm64 --base-image) proves arm64, and
+compares with the regular build recorded in --result / NER_BUILD_RESULT.
 It reports any difference (image ID, layer digests, config with and without timestamps, and per
 layer the paths whose content, mode, owner or mtime differ) and exits 1; identical images exit 0.
 """

@@ -11,6 +11,7 @@ from ner_build import arm64
 from ner_build.docker import Docker
 
 from .support import DOCKER, EVERY_OPTION
+from .test_bundle import platform_bundle
 from .test_multiplatform import AMD64, ARM64, loaded_image
 
 
@@ -38,3 +39,10 @@ def test_the_summary_records_each_steps_seconds(tmp_path: Path) -> None:
 def test_other_flags_go_to_the_build() -> None:
     args, build_argv = arm64.parser().parse_known_args(["--compare", "--image=x", "--no-tests"])
     assert (args.compare, args.no_tests, build_argv) == (True, True, ["--image=x"])
+
+
+def test_the_bundle_step_loads_each_platform_with_its_recorded_id(tmp_path: Path) -> None:
+    images = platform_bundle(tmp_path / "bundle", tmp_path)
+    for platform, image in images.items():
+        assert arm64.loaded_by_script(tmp_path / "bundle", platform) == image.result.image_id
+    assert arm64.loaded_by_script(tmp_path / "bundle", "linux/riscv64") == ""  # none for it

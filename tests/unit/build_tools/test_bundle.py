@@ -230,6 +230,7 @@ def platform_bundle(folder: Path, tmp_path: Path) -> dict[str, bundle.PlatformIm
         result = replace(UNIT_RESULT, image_id=written.image_id, platform=str(platform))
         images[str(platform)] = bundle.PlatformImage(result, name, written)
     (folder / bundle.RECORD).write_text(bundle.record_platforms(UNIT_RESULT, images))
+    shutil.copy2(SCRIPT, folder / bundle.SCRIPT)
     key = signing.load(make_key(tmp_path))
     (folder / bundle.SIGNERS).write_text(key.allowed_signers(key.principal))
     signing.sign(key, bundle.write_sums(folder))
