@@ -134,6 +134,13 @@ def arm64(session: nox.Session) -> None:
 
 
 @nox.session
+def index(session: nox.Session) -> None:
+    """Join images built on other hosts, one per platform and pulled here, into one OCI index
+    (`nox -s index -- RECORD...`, each build's image.json), as the release job does."""
+    run_tool(session, "ner_build.multiplatform")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Measure size, build, start, throughput and memory against benchmarks/seed.Dockerfile
     (`-- --platforms`: size and time to ready of each platform's image instead)."""

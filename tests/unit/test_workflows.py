@@ -331,11 +331,29 @@ def test_the_release_runs_only_on_version_tags_after_publish() -> None:
     assert release.get("needs") == ["publish"]
 
 
-def test_the_release_attaches_the_bundle_its_signature_and_the_sbom() -> None:
+def test_the_release_attaches_the_bundle_its_signature_and_the_sboms() -> None:
     scripts = "\n".join(str(step.get("run", "")) for step in job(CI, "release")["steps"])
     assert "nox -s bundle -- --key" in scripts
-    for asset in ('"$dir.tar"', "SHA256SUMS.sig", "allowed_signers", "sbom.cdx.json"):
+    for asset in ('"$dir.tar"', "SHA256SUMS.sig", "allowed_signers", '"$dir"/sbom-*.cdx.json'):
         assert asset in scripts.split("gh release create")[1], asset
+
+
+def test_the_release_bundles_the_pushed_platform_images_instead_of_building_again() -> None:
+    """Both platforms as platform-image built them natively: pulled by digest, joined into the
+    index record `nox -s bundle -- --all-platforms` reads."""
+    steps = job(CI, "release")["steps"]
+    scripts = "\n".join(str(step.get("run", "")) for step in steps)
+    assert "nox -s build" not in scripts
+    assert 'docker pull --platform "linux/${dir##*image-}"' in scripts
+    assert 'nox -s index -- "${records[@]}"' in scripts
+    assert "--all-platforms" in scripts
+    downloads = [step for step in steps if "download-artifact" in str(step.get("uses", ""))]
+    assert [step["with"]["pattern"] for step in downloads] == ["image-*"]
+    uploads = [
+        step for step in job(CI, "platform-image")["steps"]
+        if "upload-artifact" in str(step.get("uses", ""))
+    ]  # fmt: skip
+    assert "build/image.json" in uploads[0]["with"]["path"]
 
 
 def test_only_the_publishing_and_release_jobs_can_write() -> None:

@@ -18,10 +18,14 @@ image is pulled from it).
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -30,7 +34,7 @@ from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
 from ner_build.paths import BUILD, ROOT
 from ner_build.platforms import Platform, check_runnable, parse_list
-from ner_build.result import BuildResult
+from ner_build.result import BuildResult, result_path, sbom_beside
 
 ARCHIVE = BUILD / "index.oci.tar"
 RECORD = BUILD / "index.json"
@@ -111,10 +115,87 @@ def command(options: build.BuildOptions) -> IndexRecord:
         build.command(each)
         path = build.result_paths(each)[0]
         results[target] = (BuildResult.load(path), path)
-    record = write_index(docker, results, ARCHIVE)
-    RECORD.write_text(json.dumps(asdict(record), indent=2) + "\n")
+    return record_index(docker, results)
+
+
+def record_index(
+    docker: Docker, results: dict[Platform, tuple[BuildResult, Path]], folder: Path = BUILD
+) -> IndexRecord:
+    """Write the platforms' index archive and index.json into folder (build/), and say what
+    they hold."""
+    record = write_index(docker, results, folder / ARCHIVE.name)
+    (folder / RECORD.name).write_text(json.dumps(asdict(record), indent=2) + "\n")
     report(record)
     return record
+
+
+def join(
+    docker: Docker, records: Sequence[Path], folder: Path = BUILD, host_record: Path | None = None
+) -> IndexRecord:
+    """One index from images built elsewhere, each platform on a host of its own architecture,
+    and pulled into this engine: each record is that build's image.json (its SBOM beside it,
+    as RECORD.sbom.cdx.json). They are tagged and recorded as a multi-platform build here
+    would have, so that `nox -s bundle -- --all-platforms` takes them: the host's platform in
+    host_record (build/image.json), another in folder/ARCH/image.json."""
+    native = Platform.native()
+    host_record = host_record or result_path()
+    results: dict[Platform, tuple[BuildResult, Path]] = {}
+    for source in records:
+        result = BuildResult.load(source)
+        platform = Platform.parse(result.platform or "unrecorded")
+        if platform in results:
+            raise CheckFailed(f"{source} and another record are both {platform}: give one each.")
+        if docker.image_id(result.image_id) != result.image_id:
+            raise CheckFailed(
+                f"{source}: its image {result.image_id} is not in the engine behind `{docker}`; "
+                f"pull it by digest first (`docker pull --platform {platform} REPO@DIGEST`)."
+            )
+        own = platform == native
+        target = host_record if own else folder / platform.architecture / "image.json"
+        results[platform] = place(docker, result, source, target, None if own else platform)
+    return record_index(docker, dict(sorted(results.items())), folder)
+
+
+def place(
+    docker: Docker, result: BuildResult, source: Path, target: Path, other: Platform | None
+) -> tuple[BuildResult, Path]:
+    """Tag a pulled image and record it in target: another platform than the host's is tagged
+    IMAGE-ARCH, as a multi-platform build here tags it."""
+    tags = result.tags
+    if other is not None:
+        parts = (tag.rpartition(":") for tag in tags)
+        tags = [f"{name}-{other.architecture}:{version}" for name, _, version in parts]
+    docker.tag(result.image_id, tags)
+    placed = replace(result, tags=tags)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != target.resolve():
+        shutil.copy2(sbom_beside(source), sbom_beside(target))
+    target.write_text(json.dumps(asdict(placed), indent=2) + "\n")
+    return placed, target
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nox -s index --",
+        description="Join images built on other hosts, one per platform and pulled here, into "
+        "one OCI index (build/index.oci.tar, build/index.json).",
+    )
+    parser.add_argument("records", nargs="+", type=Path, help="each build's image.json")
+    parser.add_argument("--docker", default=os.environ.get("DOCKER", "docker"), help="[DOCKER]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+
+    def joined() -> None:
+        join(Docker.from_string(args.docker), args.records)
+
+    return console.run_main(joined)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
 
 
 def write_index(

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from ner_build.errors import CheckFailed
 from ner_build.paths import BUILD
 from ner_build.platforms import Platform
 from ner_build.registry import local_registry
+from ner_build.result import BuildResult, sbom_beside
 
 from .support import DOCKER
 from .test_build import OPTIONS
+from .test_bundle import RESULT
 from .test_normalize import app_layer, base_layer, buildkit_config, save_archive
 
 AMD64, ARM64 = Platform("amd64"), Platform("arm64")
@@ -181,3 +183,56 @@ def test_a_base_that_is_not_there_is_refused_saying_how_to_make_one() -> None:
     docker = Docker.from_string(DOCKER)
     with pytest.raises(CheckFailed, match=r"is not in the engine.*--arch arm64"):
         multiplatform.bases(docker, "ner-app-test-absent:never", (AMD64, ARM64))
+
+
+def test_images_built_elsewhere_are_joined_tagged_as_a_build_here_tags_them(
+    tmp_path: Path,
+) -> None:
+    docker = Docker.from_string(DOCKER)
+    native = Platform.native()
+    other = ARM64 if native == AMD64 else AMD64
+    tags = ["ner-app-unit-join:0.1.0", "ner-app-unit-join:abc1234"]
+    moved = [
+        "ner-app-unit-join-" + other.architecture + t.removeprefix("ner-app-unit-join")
+        for t in tags
+    ]
+    records = []
+    with (
+        loaded_image(docker, native, "ner-app-unit-join-load:native", tmp_path) as own,
+        loaded_image(docker, other, "ner-app-unit-join-load:other", tmp_path) as emulated,
+    ):
+        for name, ref, platform in (("own", own, native), ("other", emulated, other)):
+            record = tmp_path / name / "image.json"
+            record.parent.mkdir()
+            result = replace(
+                RESULT, image_id=docker.image_id(ref) or "", tags=tags, platform=str(platform)
+            )
+            record.write_text(json.dumps(asdict(result)))
+            sbom_beside(record).write_text(f"sbom of {platform}")
+            records.append(record)
+        try:
+            joined = multiplatform.join(
+                docker, records, tmp_path / "build", tmp_path / "build" / "image.json"
+            )
+            ids = {p: docker.image_id(r) for p, r in ((str(native), own), (str(other), emulated))}
+            assert {p: i["image_id"] for p, i in joined.images.items()} == ids
+            assert docker.image_id(tags[0]) == ids[str(native)]
+            assert docker.image_id(moved[0]) == ids[str(other)]
+            placed = BuildResult.load(tmp_path / "build" / other.architecture / "image.json")
+            assert placed.tags == moved
+            assert (
+                sbom_beside(tmp_path / "build" / other.architecture / "image.json").read_text()
+                == f"sbom of {other}"
+            )
+            assert (tmp_path / "build" / "index.oci.tar").is_file()
+        finally:
+            docker.run("image", "rm", *tags, *moved)
+
+
+def test_a_record_whose_image_was_not_pulled_is_refused_saying_how_to_pull_it(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "image.json"
+    record.write_text(json.dumps(asdict(replace(RESULT, platform="linux/arm64"))))
+    with pytest.raises(CheckFailed, match=r"not in the engine.*docker pull --platform linux/arm64"):
+        multiplatform.join(Docker.from_string(DOCKER), [record], tmp_path, tmp_path / "own.json")
