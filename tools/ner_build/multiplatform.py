@@ -14,6 +14,9 @@ platform's image ID and manifest digest. Push it whole with
 of its own platform (e.g. ner-app-base:bookworm-python3,ner-app-base:bookworm-python3-arm64),
 and a platform with none builds on the Dockerfile's pinned base (an index: each platform's
 image is pulled from it).
+
+`nox -s index -- RECORD...` (this module's main) joins images built elsewhere instead, each
+platform on a host of its own architecture, once pulled here: the release job's way.
 """
 
 from __future__ import annotations
