@@ -25,8 +25,8 @@ from pathlib import Path
 from ner_build import base_image, build, compare, console, process
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, FailedProcessError
-from ner_build.paths import BUILD, RESULT, ROOT
-from ner_build.result import BuildResult
+from ner_build.paths import BUILD, ROOT
+from ner_build.result import BuildResult, result_path
 
 ENGINES_DIR = Path("/var/lib/ner-app/engines")
 SUMMARY = BUILD / "engines.json"
@@ -115,7 +115,7 @@ def build_on(setup: EngineSetup, build_argv: Sequence[str]) -> Outcome:
     )
     result = BuildResult.load()
     (BUILD / "engines").mkdir(exist_ok=True)
-    (BUILD / "engines" / f"{setup.name}.json").write_text(RESULT.read_text())
+    (BUILD / "engines" / f"{setup.name}.json").write_text(result_path().read_text())
     return Outcome(setup.name, result.engine, result.image_id, time.monotonic() - started)
 
 
