@@ -181,11 +181,17 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
     started = time.monotonic()
     summary.listed_platforms = list_in_registry(record, env)
     summary.timed("push the index, docker manifest inspect", started)
+    started = time.monotonic()
+    summary.bundle_loaded = load_from_bundle(env)
+    summary.timed("bundle both, load each into an empty Podman store", started)
     summary.write()
-    if summary.listed_platforms != sorted(record.images):
-        print(
-            f"docker manifest inspect lists {summary.listed_platforms}, not {sorted(record.images)}"
-        )
+    listed, recorded = summary.listed_platforms, sorted(record.images)
+    if listed != recorded:
+        print(f"docker manifest inspect lists {listed}, not {recorded}")
+        return 1
+    loaded = {platform: image["image_id"] for platform, image in record.images.items()}
+    if summary.bundle_loaded != loaded:
+        print(f"the bundle's script loaded {summary.bundle_loaded}, not {loaded}")
         return 1
     arm64 = replace(
         options,
