@@ -2,7 +2,8 @@
 # tutorials write it. One stage on the same base image, packages installed as root with pip
 # (its cache included), the model installed at build, the source copied last, run by root.
 # `nox -s bench` builds it from build/bench/seed/ with the same requirements and model wheel.
-ARG BASE_IMAGE=python:3.12-slim-bookworm@sha256:032c52613401895aa3d418a4c563d2d05f993bc3ecc065c8f4e2280978acd249
+# The same base as docker/Dockerfile, where it is pinned: `nox -s bench` passes it.
+ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 WORKDIR /app

@@ -27,8 +27,8 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from ner_build import base_image, build, console, git, loadbench, model, process
 from ner_build import browser as chromium
-from ner_build import build, console, git, loadbench, model, process
 from ner_build.benchstats import Budget, Results, chart, markdown, update_readme
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ToolError
@@ -161,7 +161,8 @@ def seed_build_args(
     context: Path, options: build.BuildOptions, package: str, *, cold: bool = False
 ) -> list[str]:
     extra = [f"--build-arg=MODEL_PACKAGE={package}"]
-    extra += [f"--build-arg=BASE_IMAGE={options.base_image}"] if options.base_image else []
+    base = options.base_image or base_image.pinned(build.dockerfile(options))
+    extra += [f"--build-arg=BASE_IMAGE={base}"]  # the pin lives in docker/Dockerfile alone
     extra += [f"--secret=id=ca,src={options.ca_bundle}"] if options.ca_bundle else []
     return image_build_args(SEED_DOCKERFILE, SEED, context, extra, cold=cold)
 

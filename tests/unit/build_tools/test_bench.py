@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ner_build import bench, build
+from ner_build import base_image, bench, build
 from ner_build.docker import published_address
 from ner_build.errors import ToolError
 
@@ -52,6 +52,14 @@ def test_a_cold_build_of_the_seed_asks_for_no_cache_and_never_for_a_prune() -> N
     assert "--no-cache" in args
     assert not any("prune" in arg for arg in args)
     assert args[-1] == "/ctx"
+
+
+def test_the_seed_is_built_on_the_dockerfiles_pinned_base_when_none_is_chosen() -> None:
+    args = bench.seed_build_args(
+        Path("/ctx"), replace(EVERY_OPTION, base_image=None, dockerfile=None), "en_x"
+    )
+    assert f"--build-arg=BASE_IMAGE={base_image.pinned()}" in args
+    assert "@sha256:" in base_image.pinned()
 
 
 def test_a_warm_build_of_the_seed_uses_the_cache() -> None:
