@@ -7,6 +7,7 @@ environment variables named in each flag's help.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -16,11 +17,13 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from ner_build import (
     base_image,
     console,
     git,
+    layers,
     lockfile,
     model,
     normalize,
@@ -29,6 +32,7 @@ from ner_build import (
     process,
     rootfs,
 )
+from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import BaseImageUnavailable, CheckFailed, ModelUnavailable, VerificationFailed
 from ner_build.paths import (
@@ -43,6 +47,7 @@ from ner_build.paths import (
 from ner_build.result import BuildResult, Fallback, sbom_beside
 from ner_build.tags import image_tags
 
+ARCHIVE_LABELS = "io.ner-app.debian."  # a Debian-built base's archive state (nox -s base-image)
 # What goes into the app wheel: its layer takes the time of the last commit that changed these.
 APP_SOURCES = ("src", "pyproject.toml")
 step = console.step
@@ -377,10 +382,11 @@ def run(options: BuildOptions) -> BuildResult:
     step(f"building {tags[1]}")
     iid_file = ROOT / "build" / "image.iid"
     started = time.monotonic()
+    args = build_args(options, wheel, version, revision, fallbacks)
     docker.build(
         f"--file={dockerfile(options)}",
         f"--iidfile={iid_file}",
-        *build_args(options, wheel, version, revision, fallbacks),
+        *args,
         *([f"--platform={target}"] if target else []),
         *options.buildx_args,
         str(ROOT),
@@ -398,6 +404,7 @@ def run(options: BuildOptions) -> BuildResult:
     )
     seconds = {"build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
+    inputs = recorded_inputs(docker, options, base, wheel, args)
     return BuildResult(
         image_id,
         tags,
@@ -413,7 +420,66 @@ def run(options: BuildOptions) -> BuildResult:
         docker.image_id(base) or "",
         list(options.buildx_args),
         docker.platform_of(image_id),
+        inputs["base image digest"],
+        base_archive_record(docker, base),
+        layers.layer_records(docker.layers(image_id), inputs),
+        layers.config_record(inputs),
     )
+
+
+def recorded_inputs(
+    docker: Docker, options: BuildOptions, base: str, wheel: model.ModelWheel, args: list[str]
+) -> dict[str, str]:
+    """The values of what the image's layers and config are made from (ner_build.layers)."""
+    values = dict(arg.removeprefix("--build-arg=").split("=", 1) for arg in args if "=" in arg)
+    app_wheel = next((CONTEXT / "app").glob("*.whl"))
+    return {
+        "base image": base,
+        "base image ID": docker.image_id(base) or "",
+        "base image digest": base_digest(docker, base),
+        "Debian archive": archive_digest(docker, base),
+        "Dockerfile": _sha256(dockerfile(options)),
+        "rootfs.py": _sha256(CONTEXT / "rootfs.py"),
+        "locked requirements": _sha256(CONTEXT / "requirements.txt"),
+        "uv": _sha256(CONTEXT / "uv-requirements.txt"),
+        "model wheel": f"{wheel.path.name} sha256:{wheel.sha256}",
+        "app wheel": f"{app_wheel.name} {_sha256(app_wheel)}",
+        "lock time": values.get("LOCK_EPOCH", ""),
+        "app time": values.get("APP_EPOCH", ""),
+        "commit": values.get("REVISION", ""),
+        "commit time": values.get("SOURCE_DATE_EPOCH", ""),
+        "version": values.get("VERSION", ""),
+        "fallbacks": values.get("FALLBACKS", ""),
+    }
+
+
+def _sha256(path: Path) -> str:
+    return "sha256:" + sha256_of(path)
+
+
+def base_archive_record(docker: Docker, base: str) -> dict[str, Any] | None:
+    """The Debian archive state a base built by `nox -s base-image` records in its labels."""
+    labels = docker.labels(base)
+    found = {key: value for key, value in labels.items() if key.startswith(ARCHIVE_LABELS)}
+    return found or None
+
+
+def archive_digest(docker: Docker, base: str) -> str:
+    """A digest of the base's recorded Debian archive state ("" when it records none)."""
+    record = base_archive_record(docker, base)
+    if record is None:
+        return ""
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def base_digest(docker: Docker, base: str) -> str:
+    """The base's registry digest: the one its reference pins, else one the engine recorded
+    when it was pulled; "" for a base built here (nox -s base-image), which has none."""
+    _, _, pinned = base.partition("@")
+    if pinned:
+        return pinned
+    return next((entry.partition("@")[2] for entry in docker.repo_digests(base)), "")
 
 
 def verify(docker: Docker, image_id: str, sbom_path: Path = SBOM) -> None:

@@ -208,6 +208,14 @@ class Docker:
         labels: dict[str, str] = json.loads(result.stdout or "null") or {}
         return labels
 
+    def repo_digests(self, ref: str) -> list[str]:
+        """The image's "repository@sha256:..." names: the registries' digests of its manifest
+        (none for an image that was built or loaded here and never pushed or pulled)."""
+        result = self.run("image", "inspect", "--format", "{{json .RepoDigests}}", ref)
+        if result.returncode:
+            return []
+        return [str(entry) for entry in json.loads(result.stdout or "null") or []]
+
     def layers(self, ref: str) -> list[str]:
         """The diff IDs of the (present) image's layers, bottom first."""
         result = self.run("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref)

@@ -27,19 +27,26 @@ def hex_of(digest: str) -> str:
     return value
 
 
-def base_dependency(ref: str, image_id: str) -> dict[str, Any]:
-    """The base image: its registry digest when the ref pins one, else its image ID."""
-    name, _, pinned = ref.partition("@")
-    if pinned:
+def base_dependency(result: BuildResult) -> dict[str, Any]:
+    """The base image: its registry digest when it has one, else its image ID; and the Debian
+    archive state it was built from, when it records one (nox -s base-image)."""
+    ref, image_id = result.base_image, result.base_image_id
+    digest = result.base_image_digest or ref.partition("@")[2]
+    name = ref.partition("@")[0]
+    archive = {"debianArchive": result.base_archive} if result.base_archive else {}
+    if digest:
         return {
             "uri": f"docker-image://{name}",
-            "digest": {"sha256": hex_of(pinned)},
-            "annotations": {"imageId": image_id},
+            "digest": {"sha256": hex_of(digest)},
+            "annotations": {"imageId": image_id, **archive},
         }
     return {
         "uri": f"docker-image://{ref}",
         "digest": {"sha256": hex_of(image_id)},
-        "annotations": {"note": "a local image with no registry digest: this is its image ID"},
+        "annotations": {
+            "note": "a local image with no registry digest: this is its image ID",
+            **archive,
+        },
     }
 
 
@@ -67,14 +74,22 @@ def statement(
                     "model": {"name": result.model, "version": result.model_version},
                     "buildxArgs": result.buildx_args,
                 },
-                "internalParameters": {"engine": result.engine, "imageId": result.image_id},
+                "internalParameters": {
+                    "engine": result.engine,
+                    "imageId": result.image_id,
+                    # What each layer and the config are made from (ner_build.layers): a
+                    # rebuild elsewhere is compared against this with `nox -s reproduce --
+                    # --against`.
+                    "layers": result.layers,
+                    "configInputs": result.config_inputs,
+                },
                 "resolvedDependencies": [
                     {
                         "uri": f"git+{REPOSITORY}@{result.revision}",
                         "digest": {"gitCommit": result.revision},
                     },
                     {"name": "poetry.lock", "digest": {"sha256": lock_sha256}},
-                    base_dependency(result.base_image, result.base_image_id),
+                    base_dependency(result),
                     {
                         "name": f"{result.model}=={result.model_version}",
                         "digest": {"sha256": result.model_sha256},

@@ -101,10 +101,8 @@ def check_not_a_fallback(labels: dict[str, str]) -> None:
 
 def pushed_digest(docker: Docker, image_id: str, repository: str) -> str:
     """The manifest digest the registry gave the image in this repository."""
-    result = docker.run("image", "inspect", "--format", "{{json .RepoDigests}}", image_id)
-    digests = json.loads(result.stdout or "[]") or []
-    for entry in digests:
-        name, _, digest = str(entry).partition("@")
+    for entry in docker.repo_digests(image_id):
+        name, _, digest = entry.partition("@")
         if name == repository:
             return digest
     raise CheckFailed(f"The engine recorded no digest for {repository} after the push.")

@@ -7,23 +7,33 @@ One platform at a time: `--platform linux/arm64` (with an arm64 --base-image) pr
 compares with the regular build recorded in --result / NER_BUILD_RESULT.
 It reports any difference (image ID, layer digests, config with and without timestamps, and per
 layer the paths whose content, mode, owner or mtime differ) and exits 1; identical images exit 0.
+
+`--against RECORD` compares with a build made elsewhere instead: one clean build here, then its
+record against RECORD (that machine's build/image.json, or a bundle's provenance): the first
+layer whose diff ID differs and which of that layer's recorded inputs (ner_build.layers) differ.
+Our record goes to build/reproduce/image.json, to send back.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-from ner_build import build, compare, console, git
+from ner_build import build, compare, console, git, layers, platforms
 from ner_build.docker import Docker
+from ner_build.errors import CheckFailed
 from ner_build.paths import BUILD, ROOT
 from ner_build.result import BuildResult
 
 NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
+OURS = BUILD / "reproduce" / "image.json"
 
 
 def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
@@ -63,6 +73,57 @@ def explain(docker: Docker, results: list[BuildResult]) -> list[str]:
     return list(compare.compare(*images))
 
 
+def read_record(path: Path) -> dict[str, Any]:
+    """A build record (build/image.json) or a bundle's provenance, as a build record."""
+    try:
+        document: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CheckFailed(
+            f"Cannot read the record {path}: {error}. Give the build/image.json that "
+            "`nox -s build` wrote there, or a bundle's provenance.intoto.json."
+        ) from None
+    if "predicate" in document:  # an in-toto statement (ner_build.provenance)
+        definition = document["predicate"]["buildDefinition"]
+        internal = definition["internalParameters"]
+        base = definition["resolvedDependencies"][2].get("annotations", {})
+        return {
+            "image_id": internal["imageId"],
+            "platform": "",
+            "layers": internal.get("layers", []),
+            "config_inputs": internal.get("configInputs", {}),
+            "base_archive": base.get("debianArchive"),
+        }
+    return document
+
+
+def check_same_platform(options: build.BuildOptions, theirs: dict[str, Any], path: Path) -> None:
+    ours = options.platform or str(platforms.Platform.native())
+    if theirs.get("platform") and theirs["platform"] != ours:
+        raise CheckFailed(
+            f"{path} records a {theirs['platform']} image and this build is {ours}: pass "
+            f"--platform {theirs['platform']} (with a base image of that platform)."
+        )
+
+
+def against(options: build.BuildOptions, path: Path) -> int:
+    """One clean build here, compared with the record of a build made elsewhere."""
+    theirs = read_record(path)
+    check_same_platform(options, theirs, path)
+    console.step(f"a clean build as {NAMES[0]}, to compare with {path}")
+    clean = replace(options, image=NAMES[0], buildx_args=[*options.buildx_args, "--no-cache"])
+    result = build.run(clean)
+    OURS.parent.mkdir(parents=True, exist_ok=True)
+    OURS.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    lines = layers.explain(layers.Record.of(asdict(result)), layers.Record.of(theirs))
+    if not lines:
+        print(f"reproducible: this build gave {result.image_id}, the image {path} records")
+        return 0
+    print(f"NOT the same image: ours {result.image_id}, {path} records {theirs.get('image_id')}")
+    print("\n".join(lines))
+    print(f"(ours is kept as {NAMES[0]}:latest; our record is {OURS})")
+    return 1
+
+
 def command(options: build.BuildOptions) -> int:
     image_id, differences = reproduce(options)
     if differences:
@@ -74,8 +135,22 @@ def command(options: build.BuildOptions) -> int:
     return 0
 
 
+def parser() -> argparse.ArgumentParser:
+    parser = build.tool_parser("nox -s reproduce --", __doc__)
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="RECORD",
+        help="compare one clean build with this record of a build made elsewhere",
+    )
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    options = build.parse(sys.argv[1:] if argv is None else argv, os.environ)
+    args, build_argv = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    options = build.parse(build_argv, os.environ)
+    if args.against:
+        return console.run_main(lambda: against(options, args.against))
     return console.run_main(lambda: command(options))
 
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ner_build.errors import CheckFailed
 from ner_build.paths import RESULT, SBOM
@@ -54,6 +55,12 @@ class BuildResult:
     base_image_id: str = ""  # that base's image ID in the engine that built it
     buildx_args: list[str] = field(default_factory=list)  # extra build flags it was given
     platform: str = ""  # the image's OS/architecture, e.g. "linux/arm64"
+    base_image_digest: str = ""  # the base's registry digest ("" for a base built here)
+    base_archive: dict[str, Any] | None = None  # a Debian-built base's archive state
+    # Per layer of the image, bottom first: name, diff ID, and its inputs' values; and the
+    # config's inputs (ner_build.layers), which `nox -s reproduce -- --against` compares.
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    config_inputs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> BuildResult:

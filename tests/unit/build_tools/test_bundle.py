@@ -115,7 +115,8 @@ def test_provenance_names_the_commit_lock_base_and_model() -> None:
 
 
 def test_a_local_base_is_named_by_its_image_id() -> None:
-    dependency = provenance.base_dependency("ner-app-base:bookworm-python3", "sha256:" + "3" * 64)
+    local = replace(RESULT, base_image="ner-app-base:bookworm-python3")
+    dependency = provenance.base_dependency(local)
     assert dependency["digest"] == {"sha256": "3" * 64}
     assert "image ID" in dependency["annotations"]["note"]
 
