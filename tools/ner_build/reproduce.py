@@ -117,6 +117,7 @@ def against(options: build.BuildOptions, path: Path) -> int:
     lines = layers.explain(layers.Record.of(asdict(result)), layers.Record.of(theirs))
     if not lines:
         print(f"reproducible: this build gave {result.image_id}, the image {path} records")
+        Docker.from_string(options.docker).run("image", "rm", *result.tags)
         return 0
     print(f"NOT the same image: ours {result.image_id}, {path} records {theirs.get('image_id')}")
     print("\n".join(lines))
