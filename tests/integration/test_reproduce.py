@@ -27,11 +27,17 @@ STAMP = "RUN date +%s%N > /opt/app/built-at\n"
 def kept_images(docker_client: docker.DockerClient) -> Iterator[None]:
     """reproduce keeps differing images for inspection; remove them after the test."""
     yield
+    remove_reproduce_tags(docker_client)
+
+
+def remove_reproduce_tags(docker_client: docker.DockerClient) -> None:
+    """Only reproduce's own tags: an identical image also carries the regular build's."""
     for name in NAMES:
         for image in docker_client.images.list(name=name):
             for tag in image.tags:
-                with contextlib.suppress(ImageNotFound):
-                    docker_client.images.remove(tag)
+                if tag.startswith(f"{name}:"):
+                    with contextlib.suppress(ImageNotFound):
+                        docker_client.images.remove(tag)
 
 
 @pytest.mark.usefixtures("kept_images")
@@ -94,3 +100,12 @@ def test_reproduce_against_a_record_names_the_input_behind_the_first_differing_l
     ours = json.loads((ROOT / "build" / "reproduce" / "image.json").read_text())
     assert ours["layers"] == recorded["layers"]
     assert ours["image_id"] == recorded["image_id"]
+
+
+def test_removing_reproduces_tags_leaves_the_regular_builds_image(
+    image: str, docker_client: docker.DockerClient
+) -> None:
+    docker_client.images.get(image).tag(NAMES[0], "kept")  # as an identical rebuild is tagged
+    remove_reproduce_tags(docker_client)
+    assert not docker_client.images.list(name=NAMES[0])  # the control: its tag went
+    assert image in docker_client.images.get(image).tags

@@ -197,10 +197,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return console.run_main(joined)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def write_index(
     docker: Docker, results: dict[Platform, tuple[BuildResult, Path]], target: Path
 ) -> IndexRecord:
@@ -289,3 +285,7 @@ def listed_platforms(docker: Docker, reference: str, insecure: bool = False) -> 
         "/".join(filter(None, (m["platform"]["os"], m["platform"]["architecture"])))
         for m in manifests
     )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
