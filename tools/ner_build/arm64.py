@@ -50,8 +50,8 @@ from ner_build.registry import local_registry
 from ner_build.result import result_path
 
 ARM64 = Platform("arm64")
-OUT = BUILD / "arm64"
-RESULT = OUT / "image.json"
+RESULT = multiplatform.other_platform_record(ARM64)
+OUT = RESULT.parent
 SUMMARY = OUT / "summary.json"
 
 
@@ -77,12 +77,17 @@ class Summary:
         path.write_text(json.dumps(self.__dict__, indent=2) + "\n")
 
 
+def given_bases(docker: Docker, options: build.BuildOptions) -> dict[Platform, str | None]:
+    """The host's and arm64's bases among --base-image (None where none is given)."""
+    return multiplatform.bases(docker, options.base_image, (Platform.native(), ARM64))
+
+
 def arm64_base(docker: Docker, options: build.BuildOptions, env: Mapping[str, str]) -> str:
     """The base image for arm64: the arm64 one given, else the Debian-built one, made when
     absent."""
-    for ref in (options.base_image or "").split(","):
-        if ref and docker.platform_of(ref) == str(ARM64):
-            return ref
+    given = given_bases(docker, options)[ARM64]
+    if given:
+        return given
     tag = base_image.default_tag(ARM64, Platform.native())
     if not docker.image_id(tag):
         console.step(f"building {tag} from Debian's arm64 packages (nox -s base-image)")
@@ -106,18 +111,19 @@ def core_tests(result: Path, env: Mapping[str, str], pytest_args: Sequence[str])
 def build_both(
     docker: Docker, options: build.BuildOptions, arm64_base: str
 ) -> multiplatform.IndexRecord:
-    """Both platforms in one build: the host's on its base(s) given, arm64 on arm64_base."""
-    others = [
-        ref
-        for ref in (options.base_image or "").split(",")
-        if ref and docker.platform_of(ref) != str(ARM64)
-    ]
-    both = replace(
+    """Both platforms in one build: the host's on its base given, arm64 on arm64_base."""
+    return multiplatform.command(both_options(docker, options, arm64_base))
+
+
+def both_options(
+    docker: Docker, options: build.BuildOptions, arm64_base: str
+) -> build.BuildOptions:
+    host = given_bases(docker, options)[Platform.native()]
+    return replace(
         options,
         platform=f"{Platform.native()},{ARM64}",
-        base_image=",".join([*others, arm64_base]),
+        base_image=",".join(filter(None, (host, arm64_base))),
     )
-    return multiplatform.command(both)
 
 
 def list_in_registry(record: multiplatform.IndexRecord, env: Mapping[str, str]) -> list[str]:

@@ -63,6 +63,17 @@ class IndexRecord:
         return cls(**json.loads(path.read_text()))
 
 
+def other_platform_name(repository: str, platform: Platform) -> str:
+    """An engine keeps one image per tag, so another platform than the host's is named
+    REPOSITORY-ARCH (ner-app-arm64:0.1.0) ..."""
+    return f"{repository}-{platform.architecture}"
+
+
+def other_platform_record(platform: Platform, folder: Path = BUILD) -> Path:
+    """... and recorded in build/ARCH/image.json; the host's keeps the regular name and record."""
+    return folder / platform.architecture / "image.json"
+
+
 def is_multiplatform(options: build.BuildOptions) -> bool:
     return options.platform is not None and len(parse_list(options.platform)) > 1
 
@@ -76,9 +87,9 @@ def platform_options(
     return replace(
         options,
         platform=str(platform),
-        image=f"{options.image}-{platform.architecture}",
+        image=other_platform_name(options.image, platform),
         base_image=base,
-        result=BUILD / platform.architecture / "image.json",
+        result=other_platform_record(platform),
     )
 
 
@@ -154,7 +165,7 @@ def join(
                 f"pull it by digest first (`docker pull --platform {platform} REPO@DIGEST`)."
             )
         own = platform == native
-        target = host_record if own else folder / platform.architecture / "image.json"
+        target = host_record if own else other_platform_record(platform, folder)
         results[platform] = place(docker, result, source, target, None if own else platform)
     return record_index(docker, dict(sorted(results.items())), folder)
 
@@ -167,7 +178,7 @@ def place(
     tags = result.tags
     if other is not None:
         parts = (tag.rpartition(":") for tag in tags)
-        tags = [f"{name}-{other.architecture}:{version}" for name, _, version in parts]
+        tags = [f"{other_platform_name(name, other)}:{version}" for name, _, version in parts]
     docker.tag(result.image_id, tags)
     placed = replace(result, tags=tags)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,20 @@ def test_the_arm64_base_among_those_given_is_used(tmp_path: Path) -> None:
         assert arm64.arm64_base(docker, options, {}) == arm
 
 
+def test_both_platforms_build_on_the_hosts_base_given_and_the_arm64_one(tmp_path: Path) -> None:
+    docker = Docker.from_string(DOCKER)
+    with (
+        loaded_image(docker, AMD64, "ner-app-test-arm64-session:amd64", tmp_path) as amd64,
+        loaded_image(docker, ARM64, "ner-app-test-arm64-session:arm64", tmp_path) as arm,
+    ):
+        given = replace(EVERY_OPTION, base_image=f"{arm},{amd64}")
+        both = arm64.both_options(docker, given, "ner-app-base:bookworm-python3-arm64")
+        assert both.base_image == f"{amd64},ner-app-base:bookworm-python3-arm64"
+        assert both.platform == "linux/amd64,linux/arm64"
+        alone = arm64.both_options(docker, replace(given, base_image=None), arm)
+        assert alone.base_image == arm  # the host's then comes from the pinned index
+
+
 def test_the_summary_records_each_steps_seconds(tmp_path: Path) -> None:
     summary = arm64.Summary(base_image="ner-app-base:bookworm-python3-arm64")
     summary.timed("two clean builds", time.monotonic() - 2.0)
