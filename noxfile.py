@@ -173,6 +173,13 @@ def bundle(session: nox.Session) -> None:
     run_tool(session, "ner_build.bundle")
 
 
+@nox.session(name="scan-gate")
+def scan_gate(session: nox.Session) -> None:
+    """Fail on fixable CRITICAL findings of Trivy JSON reports, unless accepted for now
+    (`nox -s scan-gate -- REPORT.json... [--accepted security/accepted.toml]`)."""
+    run_tool(session, "ner_build.scan")
+
+
 @nox.session
 def publish(session: nox.Session) -> None:
     """Push the built image's tags to a registry (`nox -s publish -- --repository REPO`)."""
