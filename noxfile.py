@@ -173,6 +173,14 @@ def bundle(session: nox.Session) -> None:
     run_tool(session, "ner_build.bundle")
 
 
+@nox.session(name="rebuild-check")
+def rebuild_check(session: nox.Session) -> None:
+    """Compare the image just built with the published one and say whether to publish, with
+    the SBOM difference (`nox -s rebuild-check -- --published REF [--summary FILE]
+    [--github-output FILE]`)."""
+    run_tool(session, "ner_build.scheduled", groups="main,dev")
+
+
 @nox.session(name="scan-gate")
 def scan_gate(session: nox.Session) -> None:
     """Fail on fixable CRITICAL findings of Trivy JSON reports, unless accepted for now
