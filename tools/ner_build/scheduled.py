@@ -37,7 +37,8 @@ from ner_build.errors import CheckFailed
 from ner_build.result import BuildResult, result_path, sbom_beside
 
 NOT_FOUND = ("manifest unknown", "not found", "name unknown")
-MAX_LAYER_LINES = 40
+PATHS_PER_BLOCK = 8  # indented lines kept under each line of ner_build.compare's report
+REVISION = "org.opencontainers.image.revision"
 
 
 @dataclass(frozen=True)
@@ -115,17 +116,24 @@ def sbom_diff(old: dict[str, Any], new: dict[str, Any]) -> PackageDiff:
     )
 
 
-def decide(built: str, published: str | None, diff: PackageDiff, layers: list[str]) -> Decision:
-    """Publish or not, and why."""
+def decide(
+    built: str,
+    published: str | None,
+    diff: PackageDiff,
+    layers: list[str],
+    same_commit: bool = True,
+) -> Decision:
+    """Publish or not, and why: a changed image from the published commit with no package
+    change is a reproducibility regression (published all the same)."""
     if published is None:
         return Decision(
             True, "first publish: nothing is published under this name yet", built, None
         )
     if built == published:
         return Decision(False, "unchanged: the rebuild is the published image", built, published)
-    if diff:
-        reason = "changed: packages differ from the published image"
-        return Decision(True, reason, built, published, diff, layers)
+    if diff or not same_commit:
+        reason = "changed: " + ("packages differ" if diff else "main moved on from the commit")
+        return Decision(True, reason + " of the published image", built, published, diff, layers)
     reason = (
         "changed although no package did: publishing, but this is a reproducibility "
         "regression (the same inputs gave another image); see the differing layers"
@@ -162,6 +170,22 @@ def _package_table(diff: PackageDiff) -> list[str]:
     return [*header, "|---|---|---|---|", *rows]
 
 
+def shorten(lines: list[str], per_block: int = PATHS_PER_BLOCK) -> list[str]:
+    """compare's report with at most per_block indented lines under each top-level line."""
+    kept: list[str] = []
+    hidden = shown = 0
+    for line in [*lines, ""]:
+        if line.startswith("  "):
+            shown += 1
+            hidden += shown > per_block
+            kept += [line] if shown <= per_block else []
+            continue
+        kept += [f"  ... and {hidden} more"] if hidden else []
+        kept += [line] if line else []
+        hidden = shown = 0
+    return kept
+
+
 def pull(docker: Docker, ref: str, platform: str) -> str | None:
     """The published image's ID after pulling it; None when the registry has no such image.
     Any other failure (network, authentication) raises: never publish blindly."""
@@ -186,8 +210,9 @@ def check(docker: Docker, result: Path, published_ref: str) -> Decision:
     old = json.loads(inventory.sbom(inventory.read_image(docker, published_ref)))
     new = json.loads(sbom_beside(result).read_text())
     console.step(f"Comparing {built.image_id} with {published_ref}")
-    layers = compare.compare_images((docker, built.image_id), (docker, published_ref))
-    return decide(built.image_id, published, sbom_diff(old, new), layers[:MAX_LAYER_LINES])
+    layers = shorten(compare.compare_images((docker, built.image_id), (docker, published_ref)))
+    same_commit = docker.labels(published_ref).get(REVISION) == built.revision
+    return decide(built.image_id, published, sbom_diff(old, new), layers, same_commit)
 
 
 def command(args: argparse.Namespace) -> int:

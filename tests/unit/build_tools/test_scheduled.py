@@ -108,3 +108,19 @@ def test_an_unreachable_registry_stops_the_rebuild_instead_of_publishing() -> No
     ref = f"127.0.0.1:{free_port()}/ner-app:main"  # nothing listens there
     with pytest.raises(CheckFailed, match="Nothing was published"):
         scheduled.pull(Docker.from_string(DOCKER), ref, "")
+
+
+def test_a_changed_image_of_another_commit_is_published_without_the_regression_flag() -> None:
+    decision = scheduled.decide(BUILT, PUBLISHED, scheduled.PackageDiff(), LAYERS, False)
+    assert decision.publish
+    assert not decision.regression
+    assert "main moved on" in decision.reason
+
+
+def test_long_path_lists_are_cut_under_each_layer_with_a_count() -> None:
+    report = ["image ID: a != b", "layer 1: x != y", *[f"  p{i}: mtime" for i in range(12)]]
+    report += ["layer 2: z != w", "  q: content"]
+    assert scheduled.shorten(report, per_block=3) == [
+        "image ID: a != b", "layer 1: x != y", "  p0: mtime", "  p1: mtime", "  p2: mtime",
+        "  ... and 9 more", "layer 2: z != w", "  q: content",
+    ]  # fmt: skip
