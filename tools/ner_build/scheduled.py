@@ -132,8 +132,10 @@ def decide(
     if built == published:
         return Decision(False, "unchanged: the rebuild is the published image", built, published)
     if diff or not same_commit:
-        reason = "changed: " + ("packages differ" if diff else "main moved on from the commit")
-        return Decision(True, reason + " of the published image", built, published, diff, layers)
+        what = "packages differ from" if diff else "main moved on from the commit of"
+        return Decision(
+            True, f"changed: {what} the published image", built, published, diff, layers
+        )
     reason = (
         "changed although no package did: publishing, but this is a reproducibility "
         "regression (the same inputs gave another image); see the differing layers"
