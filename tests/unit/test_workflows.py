@@ -38,7 +38,15 @@ PUBLISH_CONDITION = (
     "github.event_name == 'push'"
     " && (github.ref == 'refs/heads/main' || startsWith(github.ref, 'refs/tags/v'))"
 )
-PUBLISH_NEEDS = {"lint", "tests", "image"}
+PUBLISH_NEEDS = {"lint", "tests", "image", "engines", "scan", "rebuild-check"}
+# platform-image: not skipped with rebuild-check (skipped on push), never after a failure, and
+# then either a push to main or a tag, or a scheduled/manual rebuild that changed the image.
+PLATFORM_IMAGE_CONDITION = (
+    "!cancelled() && !contains(needs.*.result, 'failure')"
+    " && !contains(needs.*.result, 'cancelled')"
+    f" && (({PUBLISH_CONDITION}) || needs.rebuild-check.outputs.changed == 'true')"
+)
+REBUILD_EVENTS = "(github.event_name == 'schedule' || github.event_name == 'workflow_dispatch')"
 # ci.yml's line that turns off actions/setup-node's npm cache; without it zizmor reports the
 # CACHE_POISONING audit, since the workflow publishes.
 CACHE_OFF = re.compile(r"^[ \t]*package-manager-cache:[ \t]*false[ \t]*\n", re.MULTILINE)
@@ -274,11 +282,18 @@ def test_actions_pinned_to_a_commit_name_their_version() -> None:
     assert not unnamed, f"SHA pins need a trailing `# vX.Y.Z`: {unnamed}"
 
 
-@pytest.mark.parametrize("name", ["platform-image", "publish"])
-def test_publishing_runs_only_on_pushes_to_main_and_version_tags(name: str) -> None:
-    condition = job(CI, name).get("if")
-    assert condition, f"the {name} job has no `if:`, so it would run on every event"
-    assert normalised(str(condition)) == PUBLISH_CONDITION
+def test_publishing_runs_on_pushes_to_main_and_tags_or_when_the_weekly_rebuild_changed() -> None:
+    condition = job(CI, "platform-image").get("if")
+    assert condition, "platform-image has no `if:`, so it would run on every event"
+    assert normalised(str(condition)) == PLATFORM_IMAGE_CONDITION
+
+
+def test_publish_follows_platform_image_even_when_rebuild_check_was_skipped() -> None:
+    """With needs skipped upstream (rebuild-check on push), an `if:` without a status function
+    is skipped too: publish and release test their own need's result instead."""
+    assert normalised(str(job(CI, "publish")["if"])) == (
+        "!cancelled() && needs.platform-image.result == 'success'"
+    )
 
 
 def test_the_platform_images_are_built_only_after_lint_tests_and_the_image_pass() -> None:
@@ -326,7 +341,8 @@ def test_workflow_permissions_are_read_only_by_default() -> None:
 def test_the_release_runs_only_on_version_tags_after_publish() -> None:
     release = job(CI, "release")
     assert normalised(str(release.get("if"))) == (
-        "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')"
+        "!cancelled() && needs.publish.result == 'success'"
+        " && github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')"
     )
     assert release.get("needs") == ["publish"]
 
@@ -356,15 +372,91 @@ def test_the_release_bundles_the_pushed_platform_images_instead_of_building_agai
     assert "build/image.json" in uploads[0]["with"]["path"]
 
 
-def test_only_the_publishing_and_release_jobs_can_write() -> None:
-    writers = {
-        name
+def test_only_the_publishing_and_release_jobs_can_write_and_scan_only_security_events() -> None:
+    writes = {
+        name: {scope for scope, level in permission_levels(body.get("permissions", {})).items()
+               if "write" in level}
         for name, body in jobs(CI).items()
-        if any(
-            "write" in level for level in permission_levels(body.get("permissions", {})).values()
-        )
-    }
-    assert writers == {"platform-image", "publish", "release"}
+    }  # fmt: skip
+    writers = {name for name, scopes in writes.items() if scopes}
+    assert writers == {"platform-image", "publish", "release", "scan"}
+    assert writes["scan"] == {"security-events"}
+    assert all("security-events" not in writes[name] for name in writers - {"scan"})
+
+
+def test_every_job_declares_its_own_permissions() -> None:
+    missing = [name for name, body in jobs(CI).items() if "permissions" not in body]
+    assert not missing, f"jobs inheriting the workflow's permissions: {missing}"
+
+
+# --- the weekly rebuild, the bump pull requests and the vulnerability scan -------------------
+
+
+def step_using(job_name: str, action: str) -> list[dict[str, Any]]:
+    return [
+        s for s in job(CI, job_name)["steps"] if str(s.get("uses", "")).startswith(action + "@")
+    ]
+
+
+def scripts_of(job_name: str) -> str:
+    return "\n".join(str(step.get("run", "")) for step in job(CI, job_name)["steps"])
+
+
+def test_the_workflow_runs_weekly_and_on_demand() -> None:
+    on = load(CI)["on"]
+    (entry,) = on["schedule"]
+    minute, hour, day, month, weekday = entry["cron"].split()
+    assert (day, month) == ("*", "*")
+    assert weekday.isdigit(), "one day of the week"
+    assert minute.isdigit()
+    assert hour.isdigit()
+    assert "workflow_dispatch" in on
+
+
+def test_the_rebuild_check_runs_only_on_the_schedule_or_on_demand_on_main() -> None:
+    rebuild = job(CI, "rebuild-check")
+    assert normalised(str(rebuild["if"])) == f"{REBUILD_EVENTS} && github.ref == 'refs/heads/main'"
+    assert permission_levels(rebuild["permissions"]) == {"contents": "read", "packages": "read"}
+    assert rebuild["outputs"]["changed"] == "${{ steps.check.outputs.changed }}"
+    scripts = scripts_of("rebuild-check")
+    assert 'nox -s rebuild-check -- --published "$REPOSITORY:main"' in scripts
+    assert '--summary "$GITHUB_STEP_SUMMARY" --github-output "$GITHUB_OUTPUT"' in scripts
+    assert "cache-from" not in scripts, "a rebuild from the cache proves nothing"
+
+
+def test_a_rebuild_never_repoints_a_commits_tag_at_another_image() -> None:
+    (meta,) = step_using("publish", "docker/metadata-action")
+    tags = str(meta["with"]["tags"]).splitlines()
+    assert "type=sha,enable=${{ github.event_name == 'push' }}" in tags
+    assert any(t.startswith("type=raw,value=rebuild-{{date") for t in tags)
+    push = scripts_of("platform-image").split("nox -s publish")[0]
+    assert 'if [ "$EVENT" != push ]; then tag="rebuild-' in push
+
+
+def test_bump_pull_requests_prove_the_new_pins_reproducible() -> None:
+    scripts = scripts_of("image")
+    assert scripts.index("nox -s build") < scripts.index("nox -s reproduce")
+    assert "pull_request" in load(CI)["on"]
+    assert "if" not in job(CI, "image")
+
+
+def test_the_scan_gates_on_trivys_json_of_the_image_and_the_sbom_and_uploads_sarif() -> None:
+    trivy = step_using("scan", "aquasecurity/trivy-action")
+    outputs = [(s["with"].get("scan-type", "image"), s["with"]["format"]) for s in trivy]
+    assert outputs == [("image", "json"), ("sbom", "json"), ("image", "sarif")]
+    assert all(s["with"]["cache"] == "false" for s in trivy)
+    (upload,) = step_using("scan", "github/codeql-action/upload-sarif")
+    assert upload["with"]["sarif_file"] == trivy[2]["with"]["output"]
+    gate = "nox -s scan-gate -- build/scan/trivy-image.json build/scan/trivy-sbom.json"
+    assert gate in scripts_of("scan")
+
+
+def test_the_release_scans_what_it_bundles_and_puts_the_reports_in_the_bundle() -> None:
+    scripts = scripts_of("release")
+    assert scripts.index("nox -s scan-gate") < scripts.index("nox -s bundle")
+    for report in ("trivy-image-amd64.json", "trivy-sbom-arm64.json"):
+        assert f"--scan-report build/scan/{report}" in scripts
+    assert len(step_using("release", "aquasecurity/trivy-action")) == 2
 
 
 def test_zizmor_finds_nothing_in_the_workflows() -> None:

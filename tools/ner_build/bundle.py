@@ -4,6 +4,7 @@ no registry. The customer needs only the folder, sh, OpenSSH and a container eng
     nox -s bundle -- --key KEY                  # build/bundle/ner-app-VERSION-REV/ and its .tar
     nox -s bundle -- --key KEY --with-sources   # also what an offline rebuild needs (sources/)
     nox -s bundle -- --key KEY --all-platforms  # every platform of the last multi-platform build
+    nox -s bundle -- --key KEY --scan-report trivy-image.json   # with the scan, in scan/
     nox -s bundle -- --verify DIR               # the customer's checks, run from the project
 
 The folder holds image.tar (an OCI image layout with Docker's manifest.json beside it),
@@ -14,6 +15,9 @@ beside its final place and moved there only when complete.
 With --all-platforms each platform's image is its own archive, image-ARCH.tar (and its SBOM
 sbom-ARCH.cdx.json); image.json lists the platforms, and verify-and-load.sh loads the one of
 the host it runs on (NER_PLATFORM chooses another), tagged with the same tags on every platform.
+
+Each --scan-report (a Trivy JSON report of the image or its SBOM, repeatable) goes into scan/
+under its own name, listed in SHA256SUMS like every other file.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ SBOM_NAME = "sbom.cdx.json"
 PROVENANCE = "provenance.intoto.json"
 SIGNERS = "allowed_signers"
 SUMS = "SHA256SUMS"
+SCAN_FOLDER = "scan"
 SOURCES_NOTE = "  sources/                what an offline rebuild needs: sh sources/rebuild.sh\n"
 step = console.step
 
@@ -70,6 +75,7 @@ class BundleOptions:
     verify: Path | None
     allowed_signers: Path | None
     all_platforms: bool = False
+    scan_reports: list[Path] | None = None
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> BundleOptions:
@@ -96,6 +102,14 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> BundleOptions:
         action="store_true",
         help="every platform of the last multi-platform build (build/index.json), each as its "
         "own archive; verify-and-load.sh loads the host's",
+    )
+    add(
+        "--scan-report",
+        dest="scan_reports",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="a Trivy JSON report to include under scan/ (repeatable)",
     )
     add("--force", action="store_true", help="bundle an image built from a dirty tree")
     add("--verify", type=Path, metavar="DIR", help="verify a bundle folder instead of making one")
@@ -263,6 +277,27 @@ def readme(
     return text
 
 
+def check_scan_reports(reports: Sequence[Path]) -> None:
+    """Refuse, before anything is written, reports that are not Trivy JSON or share a name."""
+    from ner_build import scan
+
+    for report in reports:
+        scan.read_report(report)
+    names = [report.name for report in reports]
+    if len(set(names)) != len(names):
+        raise CheckFailed(f"Two scan reports share a file name ({names}): rename one.")
+
+
+def add_scan_reports(folder: Path, reports: Sequence[Path]) -> list[Path]:
+    """Copy the reports into folder/scan/, where SHA256SUMS lists them; their bundle paths."""
+    if not reports:
+        return []
+    (folder / SCAN_FOLDER).mkdir()
+    for report in reports:
+        shutil.copy2(report, folder / SCAN_FOLDER / report.name)
+    return [Path(SCAN_FOLDER, report.name) for report in reports]
+
+
 def files_of(folder: Path) -> Iterator[Path]:
     """Every file under folder, as relative paths in sorted order."""
     for path in sorted(folder.rglob("*")):
@@ -364,6 +399,7 @@ def fill(
 
         step("adding what an offline rebuild needs (sources/)")
         sources.add(folder, result, docker, os.environ.get("POETRY", "poetry"))
+    add_scan_reports(folder, options.scan_reports or [])
     step(f"signing SHA256SUMS as {principal} ({signing.fingerprint(key.public)})")
     signing.sign(key, write_sums(folder))
     return images
@@ -377,6 +413,7 @@ def make(options: BundleOptions) -> Path:
             "--with-sources rebuilds the host's platform only: bundle with --all-platforms, "
             "and separately with --with-sources, or drop one of the two."
         )
+    check_scan_reports(options.scan_reports or [])
     results = platform_results(result, options.all_platforms)
     for each, recorded in results.values():
         check_image(docker, each, options.force)

@@ -282,3 +282,41 @@ def test_the_readme_lists_each_platforms_archive(tmp_path: Path) -> None:
     assert "image-amd64.tar         the linux/amd64 image" in text
     assert "image-arm64.tar         the linux/arm64 image" in text
     assert "@" not in text.replace("vendor@example.com", "")
+
+
+# --- the vulnerability scan in the bundle ---------------------------------------------------
+
+TRIVY_REPORT = Path(__file__).parent / "data" / "trivy-image.json"
+
+
+def test_scan_reports_are_parsed_from_repeated_options() -> None:
+    options = bundle.parse(["--scan-report", "a.json", "--scan-report", "b.json"], {})
+    assert options.scan_reports == [Path("a.json"), Path("b.json")]
+    assert bundle.parse([], {}).scan_reports is None
+
+
+def test_a_scan_report_goes_into_the_signed_sums_and_the_bundle_verifies(tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    platform_bundle(folder, tmp_path)
+    added = bundle.add_scan_reports(folder, [TRIVY_REPORT])
+    assert added == [Path("scan/trivy-image.json")]
+    key = signing.load(tmp_path / "key")
+    signing.sign(key, bundle.write_sums(folder))
+    assert "  scan/trivy-image.json\n" in (folder / bundle.SUMS).read_text()
+    bundle.verify(folder, None)
+    (folder / "scan" / "trivy-image.json").write_text("{}\n")  # the control: altered after signing
+    with pytest.raises(bundle.VerificationFailed):
+        bundle.verify(folder, None)
+
+
+def test_a_report_that_is_not_trivy_json_or_shares_a_name_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "report.json"
+    bad.write_text('{"SchemaVersion": 1}')
+    with pytest.raises(CheckFailed, match="schema version 2"):
+        bundle.check_scan_reports([bad])
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy2(TRIVY_REPORT, other / TRIVY_REPORT.name)
+    with pytest.raises(CheckFailed, match="share a file name"):
+        bundle.check_scan_reports([TRIVY_REPORT, other / TRIVY_REPORT.name])
+    bundle.check_scan_reports([TRIVY_REPORT])
