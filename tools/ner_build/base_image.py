@@ -17,6 +17,7 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,11 +188,11 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> tuple[Path, Archiv
     (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
     _step("debuerreotype-minimizing-config", rootfs)
     _step("debuerreotype-apt-get", rootfs, "update", "-qq")
-    if options.replay:
-        pin_replay(rootfs, options.replay)
-    _step("debuerreotype-apt-get", rootfs, "dist-upgrade", "-yqq")
-    _step("debuerreotype-apt-get", rootfs, "install", "-yqq", "--no-install-recommends", *PACKAGES)
-    _step("debuerreotype-apt-get", rootfs, "clean")
+    with replay_pins(rootfs, options.replay):
+        _step("debuerreotype-apt-get", rootfs, "dist-upgrade", "-yqq")
+        _step("debuerreotype-apt-get", rootfs, "install", "-yqq", "--no-install-recommends",
+              *PACKAGES)  # fmt: skip
+        _step("debuerreotype-apt-get", rootfs, "clean")
     mirrors = (options.mirror, options.security_mirror)
     record = debian_archive.read_rootfs(rootfs, SUITES, options.epoch, arch, mirrors)
     if options.replay:
@@ -201,20 +202,21 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> tuple[Path, Archiv
     return layer, record
 
 
-def pin_replay(rootfs: Path, record: ArchiveRecord) -> None:
-    """Before anything is installed: refuse unless the indexes serve every recorded version,
-    then pin apt to them."""
+def replay_pins(rootfs: Path, record: ArchiveRecord | None) -> AbstractContextManager[None]:
+    """On a replay: refuse before anything is installed unless the indexes serve every
+    recorded version, then pin apt to them while packages are installed."""
+    if record is None:
+        return nullcontext()
     lists = rootfs / debian_archive.LISTS
     indexes = (debian_archive.read_index(p) for p in debian_archive.index_files(lists))
     debian_archive.check_available(record, debian_archive.served(indexes))
-    (rootfs / debian_archive.PIN_FILE).write_text(debian_archive.pin_file(record))
+    return debian_archive.pinned(rootfs, record)
 
 
 def replayed(rootfs: Path, record: ArchiveRecord, found: ArchiveRecord) -> ArchiveRecord:
-    """Check the installed set is exactly the record, drop the pins; the image carries the
-    record (its Release dates, the mirrors this build used)."""
+    """Check the installed set is exactly the record; the image carries the record (its
+    Release dates, the mirrors this build used)."""
     debian_archive.check_installed(record, found.packages)
-    (rootfs / debian_archive.PIN_FILE).unlink()
     moved = debian_archive.release_changes(record, found.releases)
     if moved:
         console.step("Release files changed since the record, every recorded version still "

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -274,6 +276,20 @@ def pin_file(record: ArchiveRecord) -> str:
         f"Package: {p.name}\nPin: version {p.version}\nPin-Priority: 1001\n"
         for p in sorted(record.packages)
     )
+
+
+@contextmanager
+def pinned(rootfs: Path, record: ArchiveRecord) -> Iterator[None]:
+    """The pin file in the rootfs for the duration; afterwards gone, and its folder's time as it
+    was (a folder nothing else touches keeps its package's time, so the layer is unchanged)."""
+    pins = rootfs / PIN_FILE
+    before = pins.parent.stat()
+    pins.write_text(pin_file(record))
+    try:
+        yield
+    finally:
+        pins.unlink(missing_ok=True)
+        os.utime(pins.parent, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 def installed_differences(record: ArchiveRecord, installed: Iterable[Package]) -> list[str]:

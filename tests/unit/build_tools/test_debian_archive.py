@@ -1,6 +1,7 @@
 """The Debian archive record, on real (trimmed) apt lists and dpkg status from a bookworm rootfs."""
 
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -226,3 +227,23 @@ def test_release_changes_name_the_suites_whose_date_moved(record: ArchiveRecord)
 def test_the_record_file_is_named_for_the_tag() -> None:
     path = debian_archive.record_path("ner-app-base:bookworm-python3", Path("build/base-image"))
     assert path == Path("build/base-image/ner-app-base_bookworm-python3.json")
+
+
+def test_the_pins_are_gone_afterwards_and_their_folder_keeps_its_time(
+    record: ArchiveRecord, tmp_path: Path
+) -> None:
+    folder = tmp_path / debian_archive.PIN_FILE.parent
+    folder.mkdir(parents=True)
+    os.utime(folder, (1685023897, 1685023897))  # apt's package time, older than the epoch
+    with debian_archive.pinned(tmp_path, record):
+        assert (tmp_path / debian_archive.PIN_FILE).read_text() == debian_archive.pin_file(record)
+        assert folder.stat().st_mtime != 1685023897  # the control: writing the pins moved it
+    assert list(folder.iterdir()) == []
+    assert folder.stat().st_mtime == 1685023897
+
+
+def test_the_pins_are_removed_when_the_install_fails(record: ArchiveRecord, tmp_path: Path) -> None:
+    (tmp_path / debian_archive.PIN_FILE.parent).mkdir(parents=True)
+    with pytest.raises(RuntimeError), debian_archive.pinned(tmp_path, record):
+        raise RuntimeError("apt-get failed")
+    assert not (tmp_path / debian_archive.PIN_FILE).exists()
