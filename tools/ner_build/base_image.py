@@ -61,6 +61,7 @@ class BaseImageOptions:
     platform: Platform = AMD64
     record_file: Path | None = None
     replay: ArchiveRecord | None = None
+    replay_from: str = "RECORD"  # as the user named it, for messages
 
 
 def default_tag(target: Platform, native: Platform) -> str:
@@ -188,7 +189,7 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> tuple[Path, Archiv
     (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
     _step("debuerreotype-minimizing-config", rootfs)
     _step("debuerreotype-apt-get", rootfs, "update", "-qq")
-    with replay_pins(rootfs, options.replay):
+    with replay_pins(rootfs, options.replay, options.replay_from):
         _step("debuerreotype-apt-get", rootfs, "dist-upgrade", "-yqq")
         _step("debuerreotype-apt-get", rootfs, "install", "-yqq", "--no-install-recommends",
               *PACKAGES)  # fmt: skip
@@ -202,14 +203,16 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> tuple[Path, Archiv
     return layer, record
 
 
-def replay_pins(rootfs: Path, record: ArchiveRecord | None) -> AbstractContextManager[None]:
+def replay_pins(
+    rootfs: Path, record: ArchiveRecord | None, source: str
+) -> AbstractContextManager[None]:
     """On a replay: refuse before anything is installed unless the indexes serve every
     recorded version, then pin apt to them while packages are installed."""
     if record is None:
         return nullcontext()
     lists = rootfs / debian_archive.LISTS
     indexes = (debian_archive.read_index(p) for p in debian_archive.index_files(lists))
-    debian_archive.check_available(record, debian_archive.served(indexes))
+    debian_archive.check_available(record, debian_archive.served(indexes), source)
     return debian_archive.pinned(rootfs, record)
 
 
@@ -315,7 +318,9 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:
     target = Platform.parse(f"linux/{arch}") if arch else native
     tag = args.tag or default_tag(target, native)
     epoch = replay.epoch if replay else args.epoch
-    return BaseImageOptions(mirror, security, epoch, tag, docker, target, args.record, replay)
+    return BaseImageOptions(
+        mirror, security, epoch, tag, docker, target, args.record, replay, args.replay or "RECORD"
+    )
 
 
 def command(options: BaseImageOptions) -> None:

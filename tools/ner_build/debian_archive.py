@@ -250,7 +250,9 @@ def snapshot_hint(record: ArchiveRecord) -> str:
     )
 
 
-def check_available(record: ArchiveRecord, offered: Mapping[tuple[str, str], set[str]]) -> None:
+def check_available(
+    record: ArchiveRecord, offered: Mapping[tuple[str, str], set[str]], source: str = "RECORD"
+) -> None:
     """Refuse, before installing anything, when the archive no longer serves a recorded version."""
     missing = unavailable(record, offered)
     if not missing:
@@ -264,7 +266,7 @@ def check_available(record: ArchiveRecord, offered: Mapping[tuple[str, str], set
         f"The Debian archive no longer serves {len(missing)} recorded package version(s):\n"
         + "\n".join(lines)
         + "\nReplay against an archive that still has them, e.g. snapshot.debian.org at the "
-        f"recorded dates: nox -s base-image -- --replay RECORD {snapshot_hint(record)}\n"
+        f"recorded dates: nox -s base-image -- --replay {source} {snapshot_hint(record)}\n"
         "(or a mirror of your own that kept them). Or build a new base without --replay."
     )
 

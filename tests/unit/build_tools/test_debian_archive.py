@@ -174,11 +174,14 @@ def test_a_version_the_archive_no_longer_serves_is_refused_with_both_versions_an
         ),
     )
     with pytest.raises(CheckFailed) as refused:
-        debian_archive.check_available(doctored, served)
+        debian_archive.check_available(doctored, served, "build/base-image/x.json")
     message = str(refused.value)
     assert "no longer serves 1 recorded package version(s)" in message
     assert "libssl3 (amd64): recorded 3.0.11-1~deb12u2, served now 3.0.22-1~deb12u2" in message
-    assert "--mirror http://snapshot.debian.org/archive/debian/20260711T101637Z" in message
+    assert (
+        "--replay build/base-image/x.json --mirror http://snapshot.debian.org/archive/debian/20260711T101637Z"
+        in message
+    )
     assert (
         "--security-mirror http://snapshot.debian.org/archive/debian-security/20261126T210335Z"
         in message
