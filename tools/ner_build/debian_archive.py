@@ -22,8 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-
-from debian import deb822
+from types import ModuleType
 
 from ner_build import process
 from ner_build.errors import CheckFailed, VerificationFailed
@@ -79,6 +78,14 @@ class ArchiveRecord:
         return hashlib.sha256(self.packages_line.encode()).hexdigest()
 
 
+def _deb822() -> ModuleType:
+    """python-debian, imported when a file is parsed: the build modules that import this one
+    also run from script/ with nothing but Python."""
+    from debian import deb822
+
+    return deb822
+
+
 def iso_date(release_date: str) -> str:
     """A Release file's RFC 2822 Date as ISO 8601 UTC."""
     moment = parsedate_to_datetime(release_date).astimezone(UTC)
@@ -88,7 +95,7 @@ def iso_date(release_date: str) -> str:
 def read_release(path: Path, codename: str) -> Release:
     """A Release or InRelease file (its signature is skipped, apt has checked it)."""
     with path.open() as handle:
-        fields = deb822.Release(handle)
+        fields = _deb822().Release(handle)
     if "Date" not in fields:
         raise CheckFailed(f"{path} has no Date field; is it a Release file?")
     return Release(
@@ -115,7 +122,9 @@ def read_status(text: str) -> tuple[Package, ...]:
     """The installed packages in a dpkg status file."""
     packages = [
         Package(p["Package"], p["Version"], p["Architecture"])
-        for p in deb822.Packages.iter_paragraphs(text.splitlines(keepends=True), use_apt_pkg=False)
+        for p in _deb822().Packages.iter_paragraphs(
+            text.splitlines(keepends=True), use_apt_pkg=False
+        )
         if p.get("Status", "").split()[-1:] == ["installed"]
     ]
     return tuple(sorted(packages))
@@ -221,7 +230,7 @@ def served(indexes: Iterable[str]) -> dict[tuple[str, str], set[str]]:
     """Every version the indexes offer, by (name, architecture)."""
     offered: dict[tuple[str, str], set[str]] = {}
     for text in indexes:
-        for paragraph in deb822.Packages.iter_paragraphs(
+        for paragraph in _deb822().Packages.iter_paragraphs(
             text.splitlines(keepends=True), use_apt_pkg=False
         ):
             key = (paragraph["Package"], paragraph["Architecture"])
