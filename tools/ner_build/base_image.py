@@ -27,7 +27,7 @@ from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.normalize import iso
-from ner_build.paths import DOCKERFILE
+from ner_build.paths import BASE_RECORDS, DOCKERFILE
 from ner_build.platforms import Platform, check_runnable
 
 SUITE = "bookworm"
@@ -45,7 +45,6 @@ UNAVAILABLE_HINT = (
 )
 AMD64 = Platform("amd64")
 HOST_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
-RECORDS = Path("build/base-image")
 # apt's planner log numbers packages by their place in the whole index (APT-ID), so it changes
 # with the archive even when the installed packages do not; the other logs debuerreotype drops.
 TAR_EXCLUDES = ("./var/log/apt/eipp.log.xz",)
@@ -299,7 +298,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:
     parser.add_argument(
         "--record",
         type=Path,
-        help=f"where to write the archive record JSON (default: {RECORDS}/TAG.json)",
+        help="where to write the archive record JSON (default: build/base-image/TAG.json)",
     )
     parser.add_argument(
         "--replay",
@@ -325,7 +324,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:
 
 def command(options: BaseImageOptions) -> None:
     image_id, record = make(options)
-    path = options.record_file or debian_archive.record_path(options.tag, RECORDS)
+    path = options.record_file or debian_archive.record_path(options.tag, BASE_RECORDS)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(debian_archive.to_json(record))
     print(f"base image {options.tag} {image_id}")

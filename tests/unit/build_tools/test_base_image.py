@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ner_build import base_image, debian_archive
+from ner_build import base_image, debian_archive, paths
 from ner_build.debian_archive import ArchiveRecord, Package, Release
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
@@ -246,6 +246,6 @@ def test_a_replay_of_something_that_is_neither_a_file_nor_an_image_says_what_to_
 def test_the_record_file_defaults_to_build_base_image_tag_json() -> None:
     options = base_image.parse(["--tag", "x/y:z"], {"NER_DEBIAN_MIRROR": "http://m/d"})
     assert options.record_file is None
-    assert debian_archive.record_path(options.tag, base_image.RECORDS) == Path(
-        "build/base-image/x_y_z.json"
+    assert debian_archive.record_path(options.tag, paths.BASE_RECORDS) == (
+        paths.ROOT / "build" / "base-image" / "x_y_z.json"
     )
