@@ -17,18 +17,21 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ner_build import console, process
+from ner_build import console, debian_archive, process
+from ner_build.debian_archive import ArchiveRecord
 from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.normalize import iso
-from ner_build.paths import DOCKERFILE
+from ner_build.paths import BASE_RECORDS, DOCKERFILE
 from ner_build.platforms import Platform, check_runnable
 
 SUITE = "bookworm"
+SUITES = (SUITE, f"{SUITE}-updates", f"{SUITE}-security")
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
 DEFAULT_TAG = "ner-app-base:bookworm-python3"
 # 2026-11-01T00:00:00Z: every file time in the rootfs and the image's `created`.
@@ -42,6 +45,9 @@ UNAVAILABLE_HINT = (
 )
 AMD64 = Platform("amd64")
 HOST_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
+# apt's planner log numbers packages by their place in the whole index (APT-ID), so it changes
+# with the archive even when the installed packages do not; the other logs debuerreotype drops.
+TAR_EXCLUDES = ("./var/log/apt/eipp.log.xz",)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class BaseImageOptions:
     tag: str
     docker: Docker
     platform: Platform = AMD64
+    record_file: Path | None = None
+    replay: ArchiveRecord | None = None
+    replay_from: str = "RECORD"  # as the user named it, for messages
 
 
 def default_tag(target: Platform, native: Platform) -> str:
@@ -100,8 +109,11 @@ def sources_entry(mirror: str, security_mirror: str) -> str:
     )
 
 
-def image_config(diff_id: str, epoch: int, platform: Platform = AMD64) -> dict[str, object]:
-    """An OCI/Docker image config for one layer, created at the epoch."""
+def image_config(
+    diff_id: str, epoch: int, platform: Platform = AMD64, labels: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """An OCI/Docker image config for one layer, created at the epoch, with the labels (the
+    Debian archive record)."""
     created = iso(epoch)
     variant = {"variant": platform.variant} if platform.variant else {}
     return {
@@ -115,6 +127,7 @@ def image_config(diff_id: str, epoch: int, platform: Platform = AMD64) -> dict[s
                 "LANG=C.UTF-8",
             ],
             "Cmd": ["python3"],
+            **({"Labels": dict(sorted(labels.items()))} if labels else {}),
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [
@@ -123,11 +136,18 @@ def image_config(diff_id: str, epoch: int, platform: Platform = AMD64) -> dict[s
     }
 
 
-def save_archive(layer: Path, tag: str, epoch: int, out: Path, platform: Platform = AMD64) -> str:
+def save_archive(
+    layer: Path,
+    tag: str,
+    epoch: int,
+    out: Path,
+    platform: Platform = AMD64,
+    labels: Mapping[str, str] | None = None,
+) -> str:
     """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
     diff_id = "sha256:" + sha256_of(layer)
     config = json.dumps(
-        image_config(diff_id, epoch, platform), sort_keys=True, separators=(",", ":")
+        image_config(diff_id, epoch, platform, labels), sort_keys=True, separators=(",", ":")
     ).encode()
     config_name = hashlib.sha256(config).hexdigest()
     layer_name = f"{diff_id.removeprefix('sha256:')}/layer.tar"
@@ -152,8 +172,9 @@ def _clamp(info: tarfile.TarInfo, epoch: int) -> tarfile.TarInfo:
     return info
 
 
-def build_rootfs(options: BaseImageOptions, workdir: Path) -> Path:
-    """Run debuerreotype: a minimal bookworm with Python, as one uncompressed tar."""
+def build_rootfs(options: BaseImageOptions, workdir: Path) -> tuple[Path, ArchiveRecord]:
+    """Run debuerreotype: a minimal bookworm with Python, as one uncompressed tar, and the
+    archive state it was made from (on a replay: checked to be the replayed record)."""
     for tool in ("debuerreotype-init", "debuerreotype-tar"):
         if not shutil.which(tool):
             raise CheckFailed(f"{tool} is missing; install it: `apt-get install debuerreotype`.")
@@ -167,27 +188,81 @@ def build_rootfs(options: BaseImageOptions, workdir: Path) -> Path:
     (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
     _step("debuerreotype-minimizing-config", rootfs)
     _step("debuerreotype-apt-get", rootfs, "update", "-qq")
-    _step("debuerreotype-apt-get", rootfs, "dist-upgrade", "-yqq")
-    _step("debuerreotype-apt-get", rootfs, "install", "-yqq", "--no-install-recommends", *PACKAGES)
-    _step("debuerreotype-apt-get", rootfs, "clean")
-    _step("debuerreotype-tar", rootfs, layer)
-    return layer
+    with replay_pins(rootfs, options.replay, options.replay_from):
+        _step("debuerreotype-apt-get", rootfs, "dist-upgrade", "-yqq")
+        _step("debuerreotype-apt-get", rootfs, "install", "-yqq", "--no-install-recommends",
+              *PACKAGES)  # fmt: skip
+        _step("debuerreotype-apt-get", rootfs, "clean")
+    mirrors = (options.mirror, options.security_mirror)
+    record = debian_archive.read_rootfs(rootfs, SUITES, options.epoch, arch, mirrors)
+    if options.replay:
+        record = replayed(rootfs, options.replay, record)
+    excludes = [arg for pattern in TAR_EXCLUDES for arg in ("--exclude", pattern)]
+    _step("debuerreotype-tar", *excludes, rootfs, layer)
+    return layer, record
+
+
+def replay_pins(
+    rootfs: Path, record: ArchiveRecord | None, source: str
+) -> AbstractContextManager[None]:
+    """On a replay: refuse before anything is installed unless the indexes serve every
+    recorded version, then pin apt to them while packages are installed."""
+    if record is None:
+        return nullcontext()
+    lists = rootfs / debian_archive.LISTS
+    indexes = (debian_archive.read_index(p) for p in debian_archive.index_files(lists))
+    debian_archive.check_available(record, debian_archive.served(indexes), source)
+    return debian_archive.pinned(rootfs, record)
+
+
+def replayed(rootfs: Path, record: ArchiveRecord, found: ArchiveRecord) -> ArchiveRecord:
+    """Check the installed set is exactly the record; the image carries the record (its
+    Release dates, the mirrors this build used)."""
+    debian_archive.check_installed(record, found.packages)
+    moved = debian_archive.release_changes(record, found.releases)
+    if moved:
+        console.step("Release files changed since the record, every recorded version still "
+                     "served: " + "; ".join(moved))  # fmt: skip
+    return ArchiveRecord(record.epoch, record.architecture, record.releases, found.packages,
+                         found.mirrors)  # fmt: skip
 
 
 def _step(*args: str | Path) -> None:
     process.stream(args, env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
-def make(options: BaseImageOptions) -> str:
-    """Build, load and tag the base image; return its image ID."""
+def make(options: BaseImageOptions) -> tuple[str, ArchiveRecord]:
+    """Build, load and tag the base image; return its image ID and archive record."""
     options.docker.check_engine()
     check_runnable(options.platform)  # debootstrap runs the target's programs in the chroot
     with tempfile.TemporaryDirectory(prefix="ner-app-base-") as tmp:
-        layer = build_rootfs(options, Path(tmp))
+        layer, record = build_rootfs(options, Path(tmp))
         archive = Path(tmp, "image.tar")
-        image_id = save_archive(layer, options.tag, options.epoch, archive, options.platform)
+        labels = debian_archive.to_labels(record)
+        image_id = save_archive(
+            layer, options.tag, options.epoch, archive, options.platform, labels
+        )
         options.docker.stream("load", "--input", str(archive))
-    return image_id
+    return image_id, record
+
+
+def replay_source(source: str, docker: Docker) -> ArchiveRecord:
+    """A record from a JSON file, or from the labels of an image in the engine."""
+    path = Path(source)
+    if path.is_file():
+        return debian_archive.from_json(path.read_text(), str(path))
+    if docker.image_id(source) is None:
+        raise CheckFailed(
+            f"--replay {source}: no such file, and no such image in the engine. Pass a record "
+            "JSON written by `nox -s base-image` or a base image it built."
+        )
+    record = debian_archive.from_labels(docker.labels(source))
+    if record is None:
+        raise CheckFailed(
+            f"--replay {source}: the image has no {debian_archive.LABEL_PACKAGES} label (it was "
+            "built before archive records, or not by `nox -s base-image`); pass a record JSON."
+        )
+    return record
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:
@@ -220,20 +295,43 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:
         help=f"default: {DEFAULT_TAG}, with -ARCH appended for another architecture than the "
         "host's [NER_BASE_IMAGE]",
     )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help="where to write the archive record JSON (default: build/base-image/TAG.json)",
+    )
+    parser.add_argument(
+        "--replay",
+        metavar="RECORD",
+        help="rebuild exactly a recorded archive state: a record JSON or a base image whose "
+        "labels hold one; its epoch and architecture win over --epoch and --arch",
+    )
     parser.add_argument("--docker", default=env.get("DOCKER", "docker"), help="[DOCKER]")
     args = parser.parse_args(argv)
     mirror = args.mirror or host_mirror()
     security = args.security_mirror or security_mirror_for(mirror)
-    native = Platform.native()
-    target = Platform.parse(f"linux/{args.arch}") if args.arch else native
-    tag = args.tag or default_tag(target, native)
     docker = Docker.from_string(args.docker)
-    return BaseImageOptions(mirror, security, args.epoch, tag, docker, target)
+    replay = replay_source(args.replay, docker) if args.replay else None
+    native = Platform.native()
+    arch = replay.architecture if replay else args.arch
+    target = Platform.parse(f"linux/{arch}") if arch else native
+    tag = args.tag or default_tag(target, native)
+    epoch = replay.epoch if replay else args.epoch
+    return BaseImageOptions(
+        mirror, security, epoch, tag, docker, target, args.record, replay, args.replay or "RECORD"
+    )
 
 
 def command(options: BaseImageOptions) -> None:
-    image_id = make(options)
+    image_id, record = make(options)
+    path = options.record_file or debian_archive.record_path(options.tag, BASE_RECORDS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(debian_archive.to_json(record))
     print(f"base image {options.tag} {image_id}")
+    releases = ", ".join(f"{r.codename} {r.date}" for r in record.releases)
+    print(f"Debian archive: {releases}; {len(record.packages)} packages, "
+          f"sha256 {record.packages_sha256}")  # fmt: skip
+    print(f"archive record: {path} (rebuild it: nox -s base-image -- --replay {path})")
     print(
         f"use it with: nox -s build -- --base-image {options.tag}"
         f"   (or NER_BASE_IMAGE={options.tag})"

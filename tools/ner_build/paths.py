@@ -15,5 +15,6 @@ CONTEXT = BUILD / "image"  # what the Dockerfile reads; .dockerignore admits onl
 RESULT = BUILD / "image.json"  # tags and ID of the last build, read by integration and publish
 PUBLISH_RESULT = BUILD / "publish.json"
 SBOM = BUILD / "sbom.cdx.json"  # CycloneDX SBOM of the last build
+BASE_RECORDS = BUILD / "base-image"  # nox -s base-image's Debian archive records, by tag
 CACHE = BUILD / "cache"  # downloaded model wheels, kept by sha256
 TEST_PIPELINE = BUILD / "test-pipeline"  # the small spaCy pipeline the tests (and fallbacks) use

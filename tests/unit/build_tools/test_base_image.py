@@ -2,10 +2,14 @@ import hashlib
 import io
 import json
 import tarfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from ner_build import base_image
+from ner_build import base_image, debian_archive, paths
+from ner_build.debian_archive import ArchiveRecord, Package, Release
+from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.platforms import Platform
 
@@ -175,3 +179,73 @@ def test_another_architecture_than_the_hosts_gets_a_tag_of_its_own() -> None:
 def test_an_architecture_we_do_not_build_is_refused() -> None:
     with pytest.raises(CheckFailed, match="linux/amd64 and linux/arm64"):
         base_image.parse(["--arch", "s390x"], {"NER_DEBIAN_MIRROR": "http://m/d"})
+
+
+# --- the Debian archive record --------------------------------------------------------------
+
+RECORD = ArchiveRecord(
+    EPOCH,
+    "arm64",
+    (Release("bookworm", "2026-07-11T10:16:37Z", "oldstable", "12.15"),),
+    (Package("libc6", "2.36-9+deb12u14", "arm64"), Package("tzdata", "2026f-0+deb12u1", "all")),
+    ("http://m/debian", "http://m/debian-security"),
+)
+
+
+def config_of(archive: Path, image_id: str) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(read_member(archive, image_id.split(":")[1] + ".json"))
+    return config
+
+
+def test_the_archive_record_goes_into_the_config_labels(layer: Path, tmp_path: Path) -> None:
+    labels = debian_archive.to_labels(RECORD)
+    archive = tmp_path / "image.tar"
+    image_id = base_image.save_archive(layer, TAG, EPOCH, archive, labels=labels)
+    config = config_of(archive, image_id)
+    assert debian_archive.from_labels(config["config"]["Labels"]) == RECORD
+
+
+def test_the_image_id_changes_with_one_recorded_version(layer: Path, tmp_path: Path) -> None:
+    labels = debian_archive.to_labels(RECORD)
+    other = replace(RECORD, packages=(replace(RECORD.packages[0], version="2.36-9+deb12u13"),))
+    first = base_image.save_archive(layer, TAG, EPOCH, tmp_path / "1.tar", labels=labels)
+    again = base_image.save_archive(layer, TAG, EPOCH, tmp_path / "2.tar", labels=labels)
+    changed = base_image.save_archive(
+        layer, TAG, EPOCH, tmp_path / "3.tar", labels=debian_archive.to_labels(other)
+    )
+    assert first == again != changed
+
+
+def test_the_image_id_does_not_depend_on_the_mirror(layer: Path, tmp_path: Path) -> None:
+    moved = replace(RECORD, mirrors=("http://snapshot.example/debian/20261127T021032Z",))
+    one = base_image.save_archive(
+        layer, TAG, EPOCH, tmp_path / "1.tar", labels=debian_archive.to_labels(RECORD)
+    )
+    two = base_image.save_archive(
+        layer, TAG, EPOCH, tmp_path / "2.tar", labels=debian_archive.to_labels(moved)
+    )
+    assert one == two
+
+
+def test_a_replay_from_a_record_file_takes_its_epoch_and_architecture(tmp_path: Path) -> None:
+    path = tmp_path / "record.json"
+    path.write_text(debian_archive.to_json(RECORD))
+    options = base_image.parse(
+        ["--replay", str(path), "--epoch", "5"], {"NER_DEBIAN_MIRROR": "http://m/d"}
+    )
+    assert options.replay == RECORD
+    assert (options.epoch, options.platform) == (EPOCH, Platform("arm64"))
+    assert options.tag == base_image.default_tag(Platform("arm64"), Platform.native())
+
+
+def test_a_replay_of_something_that_is_neither_a_file_nor_an_image_says_what_to_pass() -> None:
+    with pytest.raises(CheckFailed, match="no such file, and no such image in the engine"):
+        base_image.replay_source("ner-app-base:no-such-tag-here", Docker.from_env())
+
+
+def test_the_record_file_defaults_to_build_base_image_tag_json() -> None:
+    options = base_image.parse(["--tag", "x/y:z"], {"NER_DEBIAN_MIRROR": "http://m/d"})
+    assert options.record_file is None
+    assert debian_archive.record_path(options.tag, paths.BASE_RECORDS) == (
+        paths.ROOT / "build" / "base-image" / "x_y_z.json"
+    )

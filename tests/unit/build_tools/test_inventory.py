@@ -1,11 +1,14 @@
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from ner_build import inventory, lockfile
+from ner_build.debian_archive import ArchiveRecord, Package, Release
 from ner_build.inventory import Distribution, Inventory
+from packageurl import PackageURL
 
 from .support import ROOT
 
@@ -106,3 +109,89 @@ def test_the_sbom_lists_packages_by_purl_and_the_model_with_its_hash(faithful: I
     assert model["type"] == "machine-learning-model"
     assert model["hashes"] == [{"alg": "SHA-256", "content": MODEL_SHA}]
     assert len(bom["components"]) == len(faithful.distributions)
+
+
+# --- Debian packages and the base's archive record ------------------------------------------
+
+STATUS_D = Path(__file__).parent / "data" / "debian" / "status"
+ARCHIVE = ArchiveRecord(
+    1793491200,
+    "amd64",
+    (
+        Release("bookworm", "2026-07-11T10:16:37Z", "oldstable", "12.15"),
+        Release("bookworm-security", "2026-11-26T21:03:35Z", "oldstable-security", "12"),
+    ),
+    (Package("libc6", "2.36-9+deb12u14", "amd64"),),
+)
+
+
+@pytest.fixture
+def with_debian(faithful: Inventory) -> Inventory:
+    """An image whose status.d holds one dpkg record per package (here: real bookworm ones)."""
+    records = [p + "\n" for p in STATUS_D.read_text().strip().split("\n\n")]
+    debian = inventory.dpkg_packages(reversed(records))
+    return replace(faithful, debian=debian, distro=inventory.distro(OS_RELEASE))
+
+
+OS_RELEASE = {"ID": "debian", "VERSION_ID": "12", "NAME": "Debian GNU/Linux"}
+
+
+def test_dpkg_records_give_sorted_packages() -> None:
+    records = [p + "\n" for p in STATUS_D.read_text().strip().split("\n\n")]
+    packages = inventory.dpkg_packages(reversed(records))
+    assert [p.name for p in packages] == sorted(p.name for p in packages)
+    assert Package("libc6", "2.36-9+deb12u14", "amd64") in packages
+
+
+def test_the_distro_qualifier_is_the_os_id_and_version() -> None:
+    assert inventory.distro(OS_RELEASE) == "debian-12"
+    assert inventory.distro({}) == ""
+
+
+def test_debian_packages_are_components_with_deb_purls(with_debian: Inventory) -> None:
+    bom = json.loads(inventory.sbom(with_debian))
+    purls = {c["purl"] for c in bom["components"]}
+    assert "pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=amd64&distro=debian-12" in purls
+    assert "pkg:deb/debian/tzdata@2026f-0%2Bdeb12u1?arch=all&distro=debian-12" in purls
+    count = len(with_debian.distributions) + len(with_debian.debian)
+    assert len(bom["components"]) == count
+    image = bom["metadata"]["component"]["bom-ref"]
+    [depends] = [d["dependsOn"] for d in bom["dependencies"] if d["ref"] == image]
+    assert "pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=amd64&distro=debian-12" in depends
+
+
+def test_a_deb_purl_parses_back_to_the_package_with_its_epoch() -> None:
+    purl = PackageURL.from_string(
+        inventory._deb_component(
+            Package("libcrypt1", "1:4.4.33-2", "amd64"), "debian-12"
+        ).bom_ref.value
+    )
+    assert (purl.type, purl.namespace, purl.name, purl.version) == (
+        "deb",
+        "debian",
+        "libcrypt1",
+        "1:4.4.33-2",
+    )
+    assert purl.qualifiers == {"arch": "amd64", "distro": "debian-12"}
+
+
+def test_the_archive_record_becomes_metadata_properties(with_debian: Inventory) -> None:
+    bom = json.loads(inventory.sbom(with_debian, ARCHIVE))
+    properties = {p["name"]: p["value"] for p in bom["metadata"]["properties"]}
+    assert properties == {
+        "ner-app:debian:release:bookworm": "2026-07-11T10:16:37Z",
+        "ner-app:debian:release:bookworm-security": "2026-11-26T21:03:35Z",
+        "ner-app:debian:packages:sha256": ARCHIVE.packages_sha256,
+        "ner-app:debian:epoch": "1793491200",
+    }
+
+
+def test_without_an_archive_record_the_metadata_has_no_properties(with_debian: Inventory) -> None:
+    assert "properties" not in json.loads(inventory.sbom(with_debian))["metadata"]
+
+
+def test_the_sbom_with_debian_packages_is_valid_and_deterministic(with_debian: Inventory) -> None:
+    document = inventory.sbom(with_debian, ARCHIVE)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(document) is None
+    shuffled = replace(with_debian, debian=list(reversed(with_debian.debian)))
+    assert inventory.sbom(shuffled, ARCHIVE) == document
