@@ -7,7 +7,6 @@ environment variables named in each flag's help.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from typing import Any
 from ner_build import (
     base_image,
     console,
+    debian_archive,
     git,
     layers,
     lockfile,
@@ -47,7 +47,6 @@ from ner_build.paths import (
 from ner_build.result import BuildResult, Fallback, sbom_beside
 from ner_build.tags import image_tags
 
-ARCHIVE_LABELS = "io.ner-app.debian."  # a Debian-built base's archive state (nox -s base-image)
 # What goes into the app wheel: its layer takes the time of the last commit that changed these.
 APP_SOURCES = ("src", "pyproject.toml")
 step = console.step
@@ -437,7 +436,7 @@ def recorded_inputs(
         "base image": base,
         "base image ID": docker.image_id(base) or "",
         "base image digest": base_digest(docker, base),
-        "Debian archive": archive_digest(docker, base),
+        "Debian archive": archive_summary(docker, base),
         "Dockerfile": _sha256(dockerfile(options)),
         "rootfs.py": _sha256(CONTEXT / "rootfs.py"),
         "locked requirements": _sha256(CONTEXT / "requirements.txt"),
@@ -458,19 +457,24 @@ def _sha256(path: Path) -> str:
 
 
 def base_archive_record(docker: Docker, base: str) -> dict[str, Any] | None:
-    """The Debian archive state a base built by `nox -s base-image` records in its labels."""
-    labels = docker.labels(base)
-    found = {key: value for key, value in labels.items() if key.startswith(ARCHIVE_LABELS)}
-    return found or None
+    """The Debian archive state a base built by `nox -s base-image` records in its labels,
+    without the mirrors (the host's, not part of the state)."""
+    record = debian_archive.from_labels(docker.labels(base))
+    if record is None:
+        return None
+    document: dict[str, Any] = json.loads(debian_archive.to_json(record))  # plain JSON types
+    del document["mirrors"]
+    return document
 
 
-def archive_digest(docker: Docker, base: str) -> str:
-    """A digest of the base's recorded Debian archive state ("" when it records none)."""
-    record = base_archive_record(docker, base)
+def archive_summary(docker: Docker, base: str) -> str:
+    """The base's Debian archive state in one line: each suite's Release date and the package
+    list's sha256 ("" when the base records none)."""
+    record = debian_archive.from_labels(docker.labels(base))
     if record is None:
         return ""
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
-    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+    dates = " ".join(f"{release.codename}={release.date}" for release in record.releases)
+    return f"{dates} packages sha256:{record.packages_sha256}"
 
 
 def base_digest(docker: Docker, base: str) -> str:
@@ -482,8 +486,9 @@ def base_digest(docker: Docker, base: str) -> str:
     return next((entry.partition("@")[2] for entry in docker.repo_digests(base)), "")
 
 
-def verify(docker: Docker, image_id: str, sbom_path: Path = SBOM) -> None:
-    """Fail unless the image holds exactly the lock's main group; then write its SBOM."""
+def verify(docker: Docker, image_id: str, sbom_path: Path = SBOM, base: str = "") -> None:
+    """Fail unless the image holds exactly the lock's main group; then write its SBOM, with
+    the base's Debian archive state when it records one."""
     from ner_build import inventory  # cyclonedx: a rebuild from a bundle's tools has none
 
     step("checking the image against poetry.lock and writing its SBOM")
@@ -494,7 +499,8 @@ def verify(docker: Docker, image_id: str, sbom_path: Path = SBOM) -> None:
             "The image does not hold exactly poetry.lock's main group:\n  " + "\n  ".join(problems)
         )
     sbom_path.parent.mkdir(parents=True, exist_ok=True)
-    sbom_path.write_text(inventory.sbom(found))
+    archive = debian_archive.from_labels(docker.labels(base)) if base else None
+    sbom_path.write_text(inventory.sbom(found, archive))
 
 
 def report(result: BuildResult, sbom_path: Path = SBOM) -> None:
@@ -533,7 +539,7 @@ def result_paths(options: BuildOptions) -> tuple[Path, Path]:
 def command(options: BuildOptions) -> None:
     result_path, sbom_path = result_paths(options)
     result = run(options)
-    verify(Docker.from_string(options.docker), result.image_id, sbom_path)
+    verify(Docker.from_string(options.docker), result.image_id, sbom_path, result.base_image)
     result_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.write_text(json.dumps(asdict(result), indent=2) + "\n")
     report(result, sbom_path)

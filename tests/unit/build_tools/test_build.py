@@ -1,14 +1,17 @@
-from collections.abc import Callable
+import io
+import tarfile
+from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from ner_build import base_image, build, model, paths, platforms
+from ner_build import base_image, build, debian_archive, model, paths, platforms
+from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ModelUnavailable
 from ner_build.result import Fallback
 
-from .support import EVERY_OPTION, commit
+from .support import DOCKER, EVERY_OPTION, commit
 
 ENV = {
     "DOCKER": "/opt/tools/docker",
@@ -248,3 +251,68 @@ def test_the_hosts_platform_needs_no_emulator() -> None:
 def test_several_platforms_in_one_build_are_refused_saying_what_to_run() -> None:
     with pytest.raises(CheckFailed, match="this step builds one platform"):
         build.target_platform(replace(OPTIONS, platform="linux/amd64,linux/arm64"))
+
+
+ARCHIVE = debian_archive.ArchiveRecord(
+    1793491200,
+    "amd64",
+    (
+        debian_archive.Release("bookworm", "2026-11-08T10:00:00Z"),
+        debian_archive.Release("bookworm-security", "2026-11-27T21:03:35Z"),
+    ),
+    (debian_archive.Package("libssl3", "3.0.17-1~deb12u2", "amd64"),),
+    ("http://mirror.example/debian",),
+)
+
+
+@pytest.fixture
+def labelled_base(tmp_path: Path) -> Iterator[str]:
+    """A one-file base image with an archive record in its labels, in the real engine."""
+    layer = tmp_path / "layer.tar"
+    with tarfile.open(layer, "w") as tar:
+        tar.addfile(tarfile.TarInfo("etc/hello"), io.BytesIO(b""))
+    tag = "ner-app-test-build-base:labelled"
+    archive = tmp_path / "base.tar"
+    labels = debian_archive.to_labels(ARCHIVE)
+    base_image.save_archive(layer, tag, ARCHIVE.epoch, archive, labels=labels)
+    docker = Docker.from_string(DOCKER)
+    docker.load(archive)
+    yield tag
+    docker.remove_image(tag)
+
+
+def test_the_build_records_a_labelled_bases_archive_state_without_its_mirrors(
+    labelled_base: str,
+) -> None:
+    docker = Docker.from_string(DOCKER)
+    recorded = build.base_archive_record(docker, labelled_base)
+    assert recorded is not None
+    assert "mirrors" not in recorded
+    assert recorded["packages"] == [
+        {"name": "libssl3", "version": "3.0.17-1~deb12u2", "architecture": "amd64"}
+    ]
+    assert build.archive_summary(docker, labelled_base) == (
+        "bookworm=2026-11-08T10:00:00Z bookworm-security=2026-11-27T21:03:35Z "
+        f"packages sha256:{ARCHIVE.packages_sha256}"
+    )
+
+
+def test_a_base_without_an_archive_record_records_none(tmp_path: Path) -> None:
+    layer = tmp_path / "layer.tar"
+    with tarfile.open(layer, "w") as tar:
+        tar.addfile(tarfile.TarInfo("etc/hello"), io.BytesIO(b""))
+    tag = "ner-app-test-build-base:unlabelled"
+    base_image.save_archive(layer, tag, ARCHIVE.epoch, tmp_path / "base.tar")
+    docker = Docker.from_string(DOCKER)
+    docker.load(tmp_path / "base.tar")
+    try:
+        assert build.base_archive_record(docker, tag) is None
+        assert build.archive_summary(docker, tag) == ""
+        assert build.base_digest(docker, tag) == ""  # built here: no registry digest
+    finally:
+        docker.remove_image(tag)
+
+
+def test_a_base_pinned_by_digest_records_that_digest() -> None:
+    docker = Docker.from_string(DOCKER)
+    assert build.base_digest(docker, "python:3.12@sha256:" + "a" * 64) == "sha256:" + "a" * 64
