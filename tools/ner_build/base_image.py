@@ -251,18 +251,12 @@ def replay_source(source: str, docker: Docker) -> ArchiveRecord:
     path = Path(source)
     if path.is_file():
         return debian_archive.from_json(path.read_text(), str(path))
-    if docker.image_id(source) is None:
-        raise CheckFailed(
-            f"--replay {source}: no such file, and no such image in the engine. Pass a record "
-            "JSON written by `nox -s base-image` or a base image it built."
-        )
-    record = debian_archive.from_labels(docker.labels(source))
-    if record is None:
-        raise CheckFailed(
-            f"--replay {source}: the image has no {debian_archive.LABEL_PACKAGES} label (it was "
-            "built before archive records, or not by `nox -s base-image`); pass a record JSON."
-        )
-    return record
+    return debian_archive.of_image(
+        docker,
+        source,
+        f"--replay {source} takes a record JSON written by `nox -s base-image` or a base image "
+        "it built",
+    )
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> BaseImageOptions:

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ner_build import process
+from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
 
 PREFIX = "io.ner-app.debian"
@@ -174,6 +175,20 @@ def from_labels(labels: Mapping[str, str] | None) -> ArchiveRecord | None:
     if record.packages_sha256 != labels.get(LABEL_SHA256):
         raise VerificationFailed(
             f"The label {LABEL_PACKAGES} does not match {LABEL_SHA256}: the labels were edited."
+        )
+    return record
+
+
+def of_image(docker: Docker, ref: str, instead: str) -> ArchiveRecord:
+    """The record in an image's labels; CheckFailed, saying to do `instead`, when the image is
+    missing or has none."""
+    if docker.image_id(ref) is None:
+        raise CheckFailed(f"{ref} is not an image in the engine behind `{docker}`: {instead}.")
+    record = from_labels(docker.labels(ref))
+    if record is None:
+        raise CheckFailed(
+            f"{ref} has no Debian archive record in its labels (it was built before archive "
+            f"records, or not by `nox -s base-image`): {instead}."
         )
     return record
 

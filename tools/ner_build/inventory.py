@@ -228,17 +228,7 @@ def base_archive(docker: Docker, base: str | None) -> ArchiveRecord | None:
     """The Debian archive record in a base image's labels; None without a base."""
     if base is None:
         return None
-    if docker.image_id(base) is None:
-        raise CheckFailed(
-            f"Base image {base} is not in the engine: build it with `nox -s base-image`."
-        )
-    record = debian_archive.from_labels(docker.labels(base))
-    if record is None:
-        raise CheckFailed(
-            f"{base} has no Debian archive record in its labels: rebuild it with "
-            "`nox -s base-image`."
-        )
-    return record
+    return debian_archive.of_image(docker, base, "rebuild it with `nox -s base-image`")
 
 
 def parser() -> argparse.ArgumentParser:

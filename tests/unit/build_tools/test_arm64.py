@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from ner_build import arm64
 from ner_build.docker import Docker
 
@@ -15,28 +17,34 @@ from .test_bundle import platform_bundle
 from .test_multiplatform import AMD64, ARM64, loaded_image
 
 
-def test_the_arm64_base_among_those_given_is_used(tmp_path: Path) -> None:
+@pytest.fixture
+def bases(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A tiny amd64 and a tiny arm64 image in the engine, as the two bases."""
     docker = Docker.from_string(DOCKER)
     with (
         loaded_image(docker, AMD64, "ner-app-test-arm64-session:amd64", tmp_path) as amd64,
         loaded_image(docker, ARM64, "ner-app-test-arm64-session:arm64", tmp_path) as arm,
     ):
-        options = replace(EVERY_OPTION, base_image=f"{amd64},{arm}")
-        assert arm64.arm64_base(docker, options, {}) == arm
+        yield amd64, arm
 
 
-def test_both_platforms_build_on_the_hosts_base_given_and_the_arm64_one(tmp_path: Path) -> None:
+def test_the_arm64_base_among_those_given_is_used(bases: tuple[str, str]) -> None:
+    amd64, arm = bases
+    options = replace(EVERY_OPTION, base_image=f"{amd64},{arm}")
+    assert arm64.arm64_base(Docker.from_string(DOCKER), options, {}) == arm
+
+
+def test_both_platforms_build_on_the_hosts_base_given_and_the_arm64_one(
+    bases: tuple[str, str],
+) -> None:
+    amd64, arm = bases
     docker = Docker.from_string(DOCKER)
-    with (
-        loaded_image(docker, AMD64, "ner-app-test-arm64-session:amd64", tmp_path) as amd64,
-        loaded_image(docker, ARM64, "ner-app-test-arm64-session:arm64", tmp_path) as arm,
-    ):
-        given = replace(EVERY_OPTION, base_image=f"{arm},{amd64}")
-        both = arm64.both_options(docker, given, "ner-app-base:bookworm-python3-arm64")
-        assert both.base_image == f"{amd64},ner-app-base:bookworm-python3-arm64"
-        assert both.platform == "linux/amd64,linux/arm64"
-        alone = arm64.both_options(docker, replace(given, base_image=None), arm)
-        assert alone.base_image == arm  # the host's then comes from the pinned index
+    given = replace(EVERY_OPTION, base_image=f"{arm},{amd64}")
+    both = arm64.both_options(docker, given, "ner-app-base:bookworm-python3-arm64")
+    assert both.base_image == f"{amd64},ner-app-base:bookworm-python3-arm64"
+    assert both.platform == "linux/amd64,linux/arm64"
+    alone = arm64.both_options(docker, replace(given, base_image=None), arm)
+    assert alone.base_image == arm  # the host's then comes from the pinned index
 
 
 def test_the_summary_records_each_steps_seconds(tmp_path: Path) -> None:

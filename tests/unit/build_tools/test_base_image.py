@@ -239,8 +239,9 @@ def test_a_replay_from_a_record_file_takes_its_epoch_and_architecture(tmp_path: 
 
 
 def test_a_replay_of_something_that_is_neither_a_file_nor_an_image_says_what_to_pass() -> None:
-    with pytest.raises(CheckFailed, match="no such file, and no such image in the engine"):
+    with pytest.raises(CheckFailed, match="is not an image in the engine") as refused:
         base_image.replay_source("ner-app-base:no-such-tag-here", Docker.from_env())
+    assert "takes a record JSON written by `nox -s base-image`" in str(refused.value)
 
 
 def test_the_record_file_defaults_to_build_base_image_tag_json() -> None:

@@ -1,15 +1,20 @@
 """The Debian archive record, on real (trimmed) apt lists and dpkg status from a bookworm rootfs."""
 
+import io
 import json
 import os
 import shutil
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ner_build import debian_archive
+from ner_build import base_image, debian_archive
 from ner_build.debian_archive import ArchiveRecord, Package, Release
+from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
+
+from .support import DOCKER
 
 DATA = Path(__file__).parent / "data" / "debian"
 SUITES = ("bookworm", "bookworm-security")
@@ -250,3 +255,37 @@ def test_the_pins_are_removed_when_the_install_fails(record: ArchiveRecord, tmp_
     with pytest.raises(RuntimeError), debian_archive.pinned(tmp_path, record):
         raise RuntimeError("apt-get failed")
     assert not (tmp_path / debian_archive.PIN_FILE).exists()
+
+
+def loaded_base(tmp_path: Path, tag: str, labels: dict[str, str] | None) -> Docker:
+    """A one-file image with these labels, loaded into the real engine as tag."""
+    layer = tmp_path / "layer.tar"
+    with tarfile.open(layer, "w") as tar:
+        tar.addfile(tarfile.TarInfo("etc/hello"), io.BytesIO(b""))
+    base_image.save_archive(layer, tag, EPOCH, tmp_path / "base.tar", labels=labels)
+    docker = Docker.from_string(DOCKER)
+    docker.load(tmp_path / "base.tar")
+    return docker
+
+
+def test_an_images_record_comes_from_its_labels(tmp_path: Path, record: ArchiveRecord) -> None:
+    tag = "ner-app-test-archive:labelled"
+    docker = loaded_base(tmp_path, tag, debian_archive.to_labels(record))
+    try:
+        assert debian_archive.of_image(docker, tag, "do this") == record
+    finally:
+        docker.remove_image(tag)
+
+
+def test_an_image_without_a_record_or_no_image_is_refused_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    tag = "ner-app-test-archive:unlabelled"
+    docker = loaded_base(tmp_path, tag, None)
+    try:
+        with pytest.raises(CheckFailed, match=r"no Debian archive record .*: rebuild it\."):
+            debian_archive.of_image(docker, tag, "rebuild it")
+    finally:
+        docker.remove_image(tag)
+    with pytest.raises(CheckFailed, match=r"is not an image in the engine .*: rebuild it\."):
+        debian_archive.of_image(docker, tag, "rebuild it")
