@@ -403,7 +403,8 @@ def run(options: BuildOptions) -> BuildResult:
     )
     seconds = {"build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
-    inputs = recorded_inputs(docker, options, base, wheel, args)
+    archive = debian_archive.from_labels(docker.labels(base))
+    inputs = {**base_inputs(docker, base, archive), **recorded_inputs(options, wheel, args)}
     return BuildResult(
         image_id,
         tags,
@@ -416,27 +417,36 @@ def run(options: BuildOptions) -> BuildResult:
         [asdict(f) for f in fallbacks],
         engine,
         base,
-        docker.image_id(base) or "",
+        inputs["base image ID"],
         list(options.buildx_args),
         docker.platform_of(image_id),
         inputs["base image digest"],
-        base_archive_record(docker, base),
+        archive_document(archive),
         layers.layer_records(docker.layers(image_id), inputs),
         layers.config_record(inputs),
     )
 
 
-def recorded_inputs(
-    docker: Docker, options: BuildOptions, base: str, wheel: model.ModelWheel, args: list[str]
+def base_inputs(
+    docker: Docker, base: str, archive: debian_archive.ArchiveRecord | None
 ) -> dict[str, str]:
-    """The values of what the image's layers and config are made from (ner_build.layers)."""
-    values = dict(arg.removeprefix("--build-arg=").split("=", 1) for arg in args if "=" in arg)
-    app_wheel = next((CONTEXT / "app").glob("*.whl"))
+    """The base's part of every layer's inputs (ner_build.layers.BASE)."""
     return {
         "base image": base,
         "base image ID": docker.image_id(base) or "",
         "base image digest": base_digest(docker, base),
-        "Debian archive": archive_summary(docker, base),
+        "Debian archive": archive_summary(archive),
+    }
+
+
+def recorded_inputs(
+    options: BuildOptions, wheel: model.ModelWheel, args: list[str]
+) -> dict[str, str]:
+    """The values of the other inputs the image's layers and config are made from (the build
+    context's files and the build arguments)."""
+    values = dict(arg.removeprefix("--build-arg=").split("=", 1) for arg in args if "=" in arg)
+    app_wheel = next((CONTEXT / "app").glob("*.whl"))
+    return {
         "Dockerfile": _sha256(dockerfile(options)),
         "rootfs.py": _sha256(CONTEXT / "rootfs.py"),
         "locked requirements": _sha256(CONTEXT / "requirements.txt"),
@@ -456,10 +466,9 @@ def _sha256(path: Path) -> str:
     return "sha256:" + sha256_of(path)
 
 
-def base_archive_record(docker: Docker, base: str) -> dict[str, Any] | None:
-    """The Debian archive state a base built by `nox -s base-image` records in its labels,
-    without the mirrors (the host's, not part of the state)."""
-    record = debian_archive.from_labels(docker.labels(base))
+def archive_document(record: debian_archive.ArchiveRecord | None) -> dict[str, Any] | None:
+    """The Debian archive state a base built by `nox -s base-image` records in its labels, as
+    JSON without the mirrors (the host's, not part of the state)."""
     if record is None:
         return None
     document: dict[str, Any] = json.loads(debian_archive.to_json(record))  # plain JSON types
@@ -467,14 +476,12 @@ def base_archive_record(docker: Docker, base: str) -> dict[str, Any] | None:
     return document
 
 
-def archive_summary(docker: Docker, base: str) -> str:
+def archive_summary(record: debian_archive.ArchiveRecord | None) -> str:
     """The base's Debian archive state in one line: each suite's Release date and the package
     list's sha256 ("" when the base records none)."""
-    record = debian_archive.from_labels(docker.labels(base))
     if record is None:
         return ""
-    dates = " ".join(f"{release.codename}={release.date}" for release in record.releases)
-    return f"{dates} packages sha256:{record.packages_sha256}"
+    return f"{record.releases_line} packages sha256:{record.packages_sha256}"
 
 
 def base_digest(docker: Docker, base: str) -> str:

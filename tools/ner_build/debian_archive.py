@@ -71,6 +71,10 @@ class ArchiveRecord:
     mirrors: tuple[str, ...] = field(default=(), compare=False)  # the host's: not in labels
 
     @property
+    def releases_line(self) -> str:
+        return " ".join(f"{r.codename}={r.date}" for r in self.releases)
+
+    @property
     def packages_line(self) -> str:
         return " ".join(str(p) for p in sorted(self.packages))
 
@@ -146,7 +150,7 @@ def to_labels(record: ArchiveRecord) -> dict[str, str]:
     return {
         LABEL_EPOCH: str(record.epoch),
         LABEL_ARCH: record.architecture,
-        LABEL_RELEASES: " ".join(f"{r.codename}={r.date}" for r in record.releases),
+        LABEL_RELEASES: record.releases_line,
         LABEL_SUITES: " ".join(f"{r.codename}={r.suite},{r.version}" for r in record.releases),
         LABEL_PACKAGES: record.packages_line,
         LABEL_SHA256: record.packages_sha256,

@@ -209,11 +209,12 @@ def check(docker: Docker, result: Path, published_ref: str) -> Decision:
     if published is None or published == built.image_id:
         return decide(built.image_id, published, PackageDiff(), [])
     console.step(f"Reading the packages of {published_ref}")
-    old = json.loads(inventory.sbom(inventory.read_image(docker, published_ref)))
+    published_inventory = inventory.read_image(docker, published_ref)
+    old = json.loads(inventory.sbom(published_inventory))
     new = json.loads(sbom_beside(result).read_text())
     console.step(f"Comparing {built.image_id} with {published_ref}")
     layers = shorten(compare.compare_images((docker, built.image_id), (docker, published_ref)))
-    same_commit = docker.labels(published_ref).get(REVISION) == built.revision
+    same_commit = published_inventory.labels.get(REVISION) == built.revision
     return decide(built.image_id, published, sbom_diff(old, new), layers, same_commit)
 
 

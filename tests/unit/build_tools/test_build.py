@@ -285,13 +285,14 @@ def test_the_build_records_a_labelled_bases_archive_state_without_its_mirrors(
     labelled_base: str,
 ) -> None:
     docker = Docker.from_string(DOCKER)
-    recorded = build.base_archive_record(docker, labelled_base)
+    archive = debian_archive.from_labels(docker.labels(labelled_base))
+    recorded = build.archive_document(archive)
     assert recorded is not None
     assert "mirrors" not in recorded
     assert recorded["packages"] == [
         {"name": "libssl3", "version": "3.0.17-1~deb12u2", "architecture": "amd64"}
     ]
-    assert build.archive_summary(docker, labelled_base) == (
+    assert build.archive_summary(archive) == (
         "bookworm=2026-11-08T10:00:00Z bookworm-security=2026-11-27T21:03:35Z "
         f"packages sha256:{ARCHIVE.packages_sha256}"
     )
@@ -306,8 +307,9 @@ def test_a_base_without_an_archive_record_records_none(tmp_path: Path) -> None:
     docker = Docker.from_string(DOCKER)
     docker.load(tmp_path / "base.tar")
     try:
-        assert build.base_archive_record(docker, tag) is None
-        assert build.archive_summary(docker, tag) == ""
+        archive = debian_archive.from_labels(docker.labels(tag))
+        assert build.archive_document(archive) is None
+        assert build.archive_summary(archive) == ""
         assert build.base_digest(docker, tag) == ""  # built here: no registry digest
     finally:
         docker.remove_image(tag)
