@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator, Page
 from testcontainers.core.container import DockerContainer
 
 from tests.integration.conftest import HARDENED, ROOT, StartApp, http_get, launch_chromium, url
@@ -125,9 +125,16 @@ def test_binary_upload_gets_the_message_and_health_stays_ok(
     assert http_get(url(app, "/_stcore/health")) == (200, "ok")
 
 
-def batch_mode(page: Page) -> None:
+def batch_mode(page: Page) -> Locator:
+    """Switch to batch mode and return the batch uploader's file input. Streamlit shows the new
+    mode's elements before the run ends and only then removes the old mode's uploader, so this
+    waits until that one is gone."""
+    single = page.get_by_text("…or upload a UTF-8 .txt file")
+    single.wait_for(timeout=WAIT_MS)  # so the wait below cannot pass on a label that changed
     page.get_by_text("Batch of files").click()
     page.get_by_text("Upload UTF-8 .txt files").wait_for(timeout=WAIT_MS)
+    single.wait_for(state="detached", timeout=WAIT_MS)
+    return page.locator("input[type=file]")
 
 
 def test_a_batch_of_three_files_with_a_bad_one(page: Page, tmp_path: Path) -> None:
@@ -138,8 +145,7 @@ def test_a_batch_of_three_files_with_a_bad_one(page: Page, tmp_path: Path) -> No
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
-    batch_mode(page)
-    page.locator("input[type=file]").set_input_files([tmp_path / name for name in files])
+    batch_mode(page).set_input_files([tmp_path / name for name in files])
     warning = page.get_by_test_id("stAlertContentWarning")
     warning.wait_for(timeout=WAIT_MS)
     assert "b.txt looks like a binary file" in warning.inner_text()
@@ -154,8 +160,7 @@ def test_a_batch_of_three_files_with_a_bad_one(page: Page, tmp_path: Path) -> No
 def test_a_csv_column_in_the_browser(page: Page, tmp_path: Path) -> None:
     table = tmp_path / "people.csv"
     table.write_text("id,text\n1,Grace Hopper in Paris\n2,Ada Lovelace\n", encoding="utf-8")
-    batch_mode(page)
-    page.locator("input[type=file]").set_input_files(table)
+    batch_mode(page).set_input_files(table)
     assert table_rows(page) == [
         ("people.csv row 1", "Grace Hopper"),
         ("people.csv row 1", "Paris"),
