@@ -2,7 +2,9 @@
 machine's loopback, driven by real Chromium sessions: affinity, its control, a replica killed,
 a path prefix, and the same file as a swarm stack with a rolling update.
 
-Results go to benchmarks/scale.json, benchmarks/scale.md and the README's scale table.
+Results go to build/scale/ (scale.json, scale.md), and with --record to benchmarks/scale.json,
+benchmarks/scale.md and the README's scale table, which are committed: a run in CI leaves the
+checkout as it found it.
 """
 
 from __future__ import annotations
@@ -39,12 +41,11 @@ SESSIONS = 12
 NAME = "ner-app-scale"  # the Compose project's and the stack's name: all this tool removes
 TAGS = (f"{NAME}:a", f"{NAME}:b")  # the image under test, and the rolling update's new one
 CHECK_INTERVAL_S = 2.0  # HAProxy's health-check interval (NER_LB_CHECK_INTERVAL)
-RESULTS_JSON = ROOT / "benchmarks" / "scale.json"
-RESULTS_MD = ROOT / "benchmarks" / "scale.md"
+LOGS = BUILD / "scale"  # the load balancer's logs and each run's results
+RECORDED = ROOT / "benchmarks"  # the results README.md shows, written with --record
 README = ROOT / "README.md"
 MARKERS = ("<!-- scale:start -->", "<!-- scale:end -->")
 DEFAULT_ENGINE_ENV = ENGINES_DIR / "docker26.env"
-LOGS = BUILD / "scale"
 
 Figures = dict[str, Any]
 
@@ -513,12 +514,15 @@ def brief(figures: Figures) -> str:
     return "; ".join(parts) or "-"
 
 
-def write(outcomes: Sequence[Outcome], commit: str) -> None:
+def write(outcomes: Sequence[Outcome], commit: str, folder: Path, readme: Path | None) -> None:
+    """scale.json and scale.md in the folder, and the table into the readme when one is given."""
     data = {"commit": commit, "replicas": REPLICAS, "scenarios": [vars(o) for o in outcomes]}
-    RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scale.json").write_text(json.dumps(data, indent=2) + "\n")
     table = markdown(outcomes, commit)
-    RESULTS_MD.write_text("# Scale-out results\n\n" + table)
-    update_readme(README, table, markers=MARKERS)
+    (folder / "scale.md").write_text("# Scale-out results\n\n" + table)
+    if readme:
+        update_readme(readme, table, markers=MARKERS)
 
 
 def attempt(name: str, scenario: Callable[[], Outcome]) -> Outcome:
@@ -560,7 +564,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         docker.run("image", "rm", TAGS[1])
         docker.run("image", "rm", TAGS[0])
     if not args.only:
-        write(outcomes, git.revision(ROOT)[:7])
+        commit = git.revision(ROOT)[:7]
+        write(outcomes, commit, RECORDED if args.record else LOGS, README if args.record else None)
     return 0 if all(outcome.passed for outcome in outcomes) else 1
 
 
@@ -582,6 +587,12 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         choices=names,
         help="run this scenario only (repeatable; default: all); the results files are not "
         "written then",
+    )
+    cli.add_argument(
+        "--record",
+        action="store_true",
+        help="write the results to benchmarks/scale.{json,md} and the README's table, which "
+        f"are committed (default: {LOGS.relative_to(ROOT)}/ only)",
     )
     cli.add_argument(
         "--base-image",

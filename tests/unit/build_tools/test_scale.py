@@ -117,6 +117,27 @@ def test_the_report_names_failures_and_figures() -> None:
     assert "FAILED: every session passed without affinity" in table
 
 
+def test_results_reach_the_readme_only_when_recorded(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    before = f"intro\n{scale.MARKERS[0]}\nold table\n{scale.MARKERS[1]}\nend\n"
+    readme.write_text(before)
+    outcome = scale.Outcome("affinity", figures={"ok": 12, "total": 12})
+    scale.write([outcome], "abc1234", tmp_path / "run", None)
+    assert '"commit": "abc1234"' in (tmp_path / "run" / "scale.json").read_text()
+    assert "| affinity | 12/12 |" in (tmp_path / "run" / "scale.md").read_text()
+    assert readme.read_text() == before
+    scale.write([outcome], "abc1234", tmp_path / "recorded", readme)  # the control: --record
+    assert "old table" not in readme.read_text()
+    assert "| affinity | 12/12 |" in readme.read_text()
+
+
+def test_a_run_without_record_writes_nothing_that_is_committed() -> None:
+    args = scale.parser({}).parse_args([])
+    assert not args.record
+    assert scale.LOGS.relative_to(scale.ROOT).parts[0] == "build"
+    assert scale.parser({}).parse_args(["--record"]).record
+
+
 def test_first_change_is_timed_from_the_event() -> None:
     samples = [(1.0, ["app1", "app2"]), (2.0, ["app1", "app2"]), (2.5, ["app2"]), (4.0, ["app1"])]
     assert scale.first_change(samples, 1.5, lambda up: "app1" not in up) == 1.0
