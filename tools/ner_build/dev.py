@@ -16,10 +16,11 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ner_build import base_image, bootstrap, console, probe, process
+from ner_build import base_image, bootstrap, console, diskspace, probe, process
 from ner_build.docker import START_ENGINE_HINT, Docker
 from ner_build.errors import BaseImageUnavailable, CheckFailed
 from ner_build.paths import ROOT, TEST_PIPELINE
@@ -112,6 +113,7 @@ def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> 
             ["engine", "base-image", "browser", "registry", "docker26", "podman", "lb", "load"]
         )
     docker = docker_client(env)
+    check_disk_space(docker, env)
     session_env = session_environment(docker, env)
     base = base_image_for_tests(docker, env)
     if base == base_image.DEFAULT_TAG and not docker.image_id(base):
@@ -119,6 +121,19 @@ def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> 
     session_env["NER_BASE_IMAGE"] = base
     session_env["NER_MODEL_WHEEL"] = env.get("NER_MODEL_WHEEL") or str(TEST_WHEEL)
     nox(nox_args, {**env, **session_env})
+
+
+def check_disk_space(docker: Docker, env: Mapping[str, str]) -> None:
+    """Stop before anything runs when the checkout's, the temporary folder's or the engine's
+    file system has too little free space (NER_MIN_FREE_GB, 0 to skip)."""
+    needed = diskspace.needed_gb(env)
+    if needed <= 0:
+        return
+    places = {"the checkout": ROOT, "the temporary folder": Path(tempfile.gettempdir())}
+    data_root = docker.data_root()
+    if data_root:
+        places[f"the data root of {docker}"] = data_root
+    diskspace.check(places, needed)
 
 
 def serve(port: int, name: str, env: Mapping[str, str] = os.environ) -> None:

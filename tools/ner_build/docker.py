@@ -69,6 +69,7 @@ class Engine:
 
     name: str
     version_format: tuple[str, ...] = ("info", "--format", "{{.ServerVersion}}")
+    data_root_format: tuple[str, ...] = ("info", "--format", "{{.DockerRootDir}}")
     build_command: tuple[str, ...] = ("build", "--progress=plain")
     remove_command: tuple[str, ...] = ("image", "rm", "--no-prune")
     has_buildkit_check: bool = True
@@ -87,6 +88,7 @@ Buildx = Engine(
 Podman = Engine(
     "Podman",
     version_format=("info", "--format", "{{.Version.Version}}"),
+    data_root_format=("info", "--format", "{{.Store.GraphRoot}}"),
     build_command=("build", "--format=docker"),
     remove_command=("image", "rm"),
     has_buildkit_check=False,
@@ -173,6 +175,12 @@ class Docker:
                 f"{result.stderr.strip()}\n{START_ENGINE_HINT}"
             )
         return engine.describe(result.stdout.strip())
+
+    def data_root(self) -> Path | None:
+        """Where the engine keeps images and build cache (None when it does not say)."""
+        result = self.run(*self.engine.data_root_format)
+        found = result.stdout.strip()
+        return Path(found) if not result.returncode and found else None
 
     def check_buildkit(self) -> None:
         """Build an empty image with BuildKit: fails on clients whose BuildKit is missing."""

@@ -177,6 +177,15 @@ def test_a_podman_that_does_not_answer_fails_naming_podman() -> None:
 
 
 @pytest.mark.parametrize("client", ["docker", "podman"])
+def test_each_engine_names_its_data_root(client: str) -> None:
+    engine = podman() if client == "podman" else Docker((DOCKER,))
+    root = engine.data_root()
+    assert root is not None
+    assert (root / "image" if client == "docker" else root).is_dir()
+    assert Docker(("podman", "--remote", "--url", "unix:///nonexistent.sock")).data_root() is None
+
+
+@pytest.mark.parametrize("client", ["docker", "podman"])
 def test_a_loaded_canonical_archive_keeps_its_image_id_on_each_engine(
     client: str, tmp_path: Path
 ) -> None:
