@@ -11,10 +11,14 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-from ner_build import bundle, offline, signing
+import pytest
+from ner_build import bundle, engines, offline, offline_engine, rebuild, signing
 from ner_build.digest import sha256_of
+from ner_build.docker import Docker
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
 
@@ -23,11 +27,14 @@ from tests.integration.conftest import Keys
 REBUILD_TIMEOUT = 1200
 
 
-def run_rebuild(folder: Path, engine: OfflineEngine) -> tuple[int, str]:
-    """sources/rebuild.sh in the engine's namespace, with only what a customer's shell has."""
+def run_rebuild(
+    folder: Path, engine: OfflineEngine, client: Mapping[str, str] | None = None
+) -> tuple[int, str]:
+    """sources/rebuild.sh in the engine's namespace, with only what a customer's shell has;
+    the client is the engine's own unless `client` names another (DOCKER=..., its settings)."""
     unset = ("PYTHONPATH", "POETRY", "VIRTUAL_ENV", "NER_CA_BUNDLE", "SSL_CERT_FILE")
     env = {k: v for k, v in os.environ.items() if k not in unset and not k.endswith("_PROXY")}
-    env |= {"DOCKER": str(engine.docker)}
+    env |= dict(client or {"DOCKER": str(engine.docker)})
     script = str(folder / "sources" / "rebuild.sh")
     done = subprocess.run(
         engine.inside(["sh", script]),
@@ -63,6 +70,53 @@ def test_an_offline_rebuild_gives_the_shipped_image_id(
     assert f"same image ID {built.image_id}" in output
     assert "--network=none" in output  # the build itself had no network either
     assert built.image_id in engine.images()
+
+
+@contextmanager
+def customer_engine(name: str) -> Iterator[dict[str, str]]:
+    """The client settings of an engine a customer may have, and its clean-up: Podman with an
+    empty store of its own; the provisioned Docker 26 (buildx), shared, so only the tags the
+    rebuild made are removed afterwards."""
+    settings = engines.read_env_file(engines.ENGINES_DIR / f"{name}.env")
+    if name == "podman":
+        store = offline_engine.SHORT_TMP / f"ner-podman-rebuild-{os.getpid()}"
+        client = {
+            "DOCKER": f"podman --root {store}/root --runroot {store}/run",
+            "CONTAINERS_CONF": settings["CONTAINERS_CONF"],
+        }
+        try:
+            yield client
+        finally:
+            podman = [*client["DOCKER"].split(), "rmi", "--all", "--force"]
+            subprocess.run(podman, env=os.environ | client, check=False)
+            shutil.rmtree(store, ignore_errors=True)
+        return
+    docker = engines.EngineSetup(name, settings).docker
+    before = rebuild_tags(docker)
+    try:
+        yield settings
+    finally:
+        for tag in rebuild_tags(docker) - before:
+            docker.run("image", "rm", "--no-prune", tag)
+
+
+def rebuild_tags(docker: Docker) -> set[str]:
+    listed = docker.run("images", "--format", "{{.Repository}}:{{.Tag}}", check=True).stdout
+    return {tag for tag in listed.split() if tag.startswith(rebuild.IMAGE)}
+
+
+@pytest.mark.parametrize("name", ["podman", "docker26"])
+def test_an_offline_rebuild_on_podman_and_docker_26_gives_the_shipped_image_id(
+    good: Path, built: BuildResult, engine: OfflineEngine, name: str
+) -> None:
+    """The customer's engine may be Podman or a newer Docker with buildx: run from the same
+    namespace with no route out, each rebuilds the image Docker 20.10 shipped."""
+    with customer_engine(name) as client:
+        code, output = run_rebuild(good, engine, client)
+    assert code == 0, output[-4000:]
+    assert f"same image ID {built.image_id}" in output
+    builder = "Podman" if name == "podman" else "Docker (buildx)"
+    assert f"building with {builder}" in output
 
 
 def copy_with(good: Path, target: Path) -> Path:
