@@ -402,6 +402,15 @@ def scripts_of(job_name: str) -> str:
     return "\n".join(str(step.get("run", "")) for step in job(CI, job_name)["steps"])
 
 
+def test_the_scale_artifact_is_the_folder_nox_s_scale_writes_its_results_to() -> None:
+    from ner_build import scale
+
+    assert "nox -s scale" in scripts_of("image")
+    uploads = [s["with"] for s in step_using("image", "actions/upload-artifact")]
+    paths = [u["path"] for u in uploads if u["name"] == "scale"]
+    assert paths == [f"{scale.LOGS.relative_to(ROOT).as_posix()}/"]
+
+
 def test_the_workflow_runs_weekly_and_on_demand() -> None:
     on = load(CI)["on"]
     (entry,) = on["schedule"]
