@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -143,19 +144,36 @@ def test_a_bad_bundle_is_refused_and_leaves_no_image(
     assert engine.images() == [], f"the refused bundle left an image:\n{output}"
 
 
-def test_a_truncated_bundle_tar_is_refused(
-    good: Path, engine: OfflineEngine, tmp_path: Path
-) -> None:
-    """The .tar cut short on its way (a full USB stick): what unpacks is refused."""
-    archive = good.with_name(good.name + ".tar")
-    cut = tmp_path / "cut.tar"
+def cut_inside(archive: Path, member: str, cut: Path) -> None:
+    """archive cut short halfway through member's data, as a full USB stick leaves it."""
+    with tarfile.open(archive) as tar:
+        info = tar.getmember(member)
     with archive.open("rb") as stream:
-        cut.write_bytes(stream.read(archive.stat().st_size // 2))
+        cut.write_bytes(stream.read(info.offset_data + info.size // 2))
+
+
+CUTS = [  # where the .tar ends, and what the refusal says
+    (bundle.IMAGE, "The bundle is incomplete"),  # the files after it never arrived
+    (bundle.SCRIPT, "verify-and-load.sh does not match its signed checksum"),  # the last one
+]
+
+
+@pytest.mark.parametrize(("member", "message"), CUTS, ids=[m for m, _ in CUTS])
+def test_a_bundle_tar_cut_short_is_refused(
+    good: Path, engine: OfflineEngine, tmp_path: Path, member: str, message: str
+) -> None:
+    """The .tar cut short on its way: whatever it unpacks to is refused, loading nothing."""
+    archive = good.with_name(good.name + ".tar")
+    with tarfile.open(archive) as tar:
+        assert tar.getnames()[-1] == f"{good.name}/{bundle.SCRIPT}", "the script is last"
+    cut = tmp_path / "cut.tar"
+    cut_inside(archive, f"{good.name}/{member}", cut)
     unpacked = subprocess.run(["tar", "-xf", cut, "-C", tmp_path], capture_output=True, text=True)
     assert unpacked.returncode != 0, "tar must notice the archive is cut short"
     code, output = load(tmp_path / good.name, str(engine.docker))
     assert code == 1, output
-    assert "image.tar is truncated or damaged" in output
+    assert message in output
+    assert "copy it again" in output
     assert engine.images() == []
 
 

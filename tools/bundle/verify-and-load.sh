@@ -6,7 +6,7 @@
 # 1. The signature: SHA256SUMS.sig must be a signature over SHA256SUMS made by a key in the
 #    allowed-signers file (NER_ALLOWED_SIGNERS, else the bundle's own allowed_signers: compare
 #    its fingerprint with the one your vendor gave you another way).
-# 2. The checksums: every file SHA256SUMS lists must be there and match.
+# 2. The checksums: every file SHA256SUMS lists must be there, then match.
 # 3. The load (not with --verify-only): the engine must give the image the recorded ID. If it
 #    does not, the image just loaded is removed again. Only then is it tagged. A bundle of
 #    several platforms loads this host's (uname -m); NER_PLATFORM=linux/ARCH chooses another.
@@ -64,13 +64,31 @@ check_signature() {
     echo "signature: $out"
 }
 
-check_files() {
+check_listed() {  # every path SHA256SUMS lists is safe and there, before any is hashed
     count=0
+    missing=0
+    first=
     while read -r sum path; do
         case "$path" in
             /* | *..* | "") refuse "SHA256SUMS names an unsafe path: '$path'." ;;
         esac
-        [ -f "$bundle/$path" ] || refuse "$path is missing (SHA256SUMS lists it)."
+        count=$((count + 1))
+        if [ ! -f "$bundle/$path" ]; then
+            missing=$((missing + 1))
+            first=${first:-$path}
+        fi
+    done <"$bundle/SHA256SUMS"
+    [ "$count" -gt 0 ] || refuse "SHA256SUMS lists no files."
+    if [ "$missing" -gt 0 ]; then
+        refuse "$first is missing: $missing of the $count files SHA256SUMS lists are not in" \
+            "$bundle. The bundle is incomplete (a copy or an unpacked .tar cut short?): copy" \
+            "it again."
+    fi
+}
+
+check_files() {
+    check_listed
+    while read -r sum path; do
         found=$(sha256sum <"$bundle/$path" | sed 's/ .*//')
         if [ "$found" != "$sum" ]; then
             case "$path" in
@@ -80,11 +98,10 @@ check_files() {
                             "copy it again."
                     fi ;;
             esac
-            refuse "$path does not match its signed checksum: it was changed after signing."
+            refuse "$path does not match its signed checksum: it was changed or damaged" \
+                "after signing (copy it again; if it still differs, it was tampered with)."
         fi
-        count=$((count + 1))
     done <"$bundle/SHA256SUMS"
-    [ "$count" -gt 0 ] || refuse "SHA256SUMS lists no files."
     echo "checksums: all $count files match"
 }
 
