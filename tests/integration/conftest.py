@@ -25,7 +25,7 @@ import docker
 import pytest
 from docker.errors import DockerException
 from ner_build import browser as chromium
-from ner_build import bundle, offline_engine
+from ner_build import bundle, engines, offline_engine
 from ner_build.docker import START_ENGINE_HINT
 from ner_build.errors import CheckFailed
 from ner_build.offline_engine import OfflineEngine
@@ -186,6 +186,24 @@ def make_key(folder: Path, name: str) -> Path:
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     folder = tmp_path_factory.mktemp("keys")
     return Keys(make_key(folder, "vendor"), make_key(folder, "intruder"))
+
+
+@contextlib.contextmanager
+def empty_podman_store(label: str) -> Iterator[dict[str, str]]:
+    """The client settings of the provisioned Podman with an empty store of its own, as a
+    customer's engine starts (DOCKER, CONTAINERS_CONF); the store is removed afterwards."""
+    settings = engines.read_env_file(engines.ENGINES_DIR / "podman.env")
+    store = offline_engine.SHORT_TMP / f"ner-podman-{label}-{os.getpid()}"
+    client = {
+        "DOCKER": f"podman --root {store}/root --runroot {store}/run",
+        "CONTAINERS_CONF": settings["CONTAINERS_CONF"],
+    }
+    try:
+        yield client
+    finally:  # podman's layers are read-only to a plain rmtree until podman removes them
+        podman = [*client["DOCKER"].split(), "rmi", "--all", "--force"]
+        subprocess.run(podman, env=os.environ | client, capture_output=True, check=False)
+        shutil.rmtree(store, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

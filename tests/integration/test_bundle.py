@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ner_build import bundle, engines, offline_engine, signing
+from ner_build import bundle, engines, signing
 from ner_build.docker import Docker
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
 
-from tests.integration.conftest import Keys, launch_chromium
+from tests.integration.conftest import Keys, empty_podman_store, launch_chromium
 from tests.integration.test_browser import SAMPLE, enter_text, highlighted
 
 SCRIPT = bundle.TEMPLATES / bundle.SCRIPT
@@ -251,26 +251,29 @@ def test_the_good_bundle_loads_offline_runs_hardened_and_finds_entities(
 
 @pytest.mark.parametrize("engine_name", ["podman", "docker26"])
 def test_podman_and_docker_26_load_it_with_the_recorded_id(
-    good: Path, built: BuildResult, tmp_path: Path, engine_name: str
+    good: Path, built: BuildResult, engine_name: str
 ) -> None:
     if engine_name == "podman":
-        store = Path(offline_engine.SHORT_TMP) / f"ner-podman-{os.getpid()}"
-        docker, env = f"podman --root {store}/root --runroot {store}/run", {}
-    else:
-        setup = engines.read_env_file(engines.ENGINES_DIR / "docker26.env")
-        docker, env = setup.pop("DOCKER"), setup
-    client = engines.EngineSetup(engine_name, {"DOCKER": docker, **env}).docker
+        with empty_podman_store("bundle") as settings:
+            assert_loads_with_the_recorded_id(good, built, engine_name, settings)
+        return
+    settings = engines.read_env_file(engines.ENGINES_DIR / "docker26.env")
+    client = engines.EngineSetup(engine_name, settings).docker
     before = {ref: client.image_id(ref) for ref in [built.image_id, *built.tags]}
     try:
-        code, output = load(good, docker, env)
-        assert code == 0, output
-        assert client.image_id(built.tags[0]) == built.image_id
+        assert_loads_with_the_recorded_id(good, built, engine_name, settings)
     finally:
-        if engine_name == "podman":
-            client.run("rmi", "--all", "--force")
-            shutil.rmtree(store, ignore_errors=True)
-        else:
-            restore(client, built, before)
+        restore(client, built, before)
+
+
+def assert_loads_with_the_recorded_id(
+    good: Path, built: BuildResult, engine_name: str, settings: dict[str, str]
+) -> None:
+    env = dict(settings)
+    code, output = load(good, env.pop("DOCKER"), env)
+    assert code == 0, output
+    client = engines.EngineSetup(engine_name, settings).docker
+    assert client.image_id(built.tags[0]) == built.image_id
 
 
 def restore(client: Docker, built: BuildResult, before: dict[str, str | None]) -> None:

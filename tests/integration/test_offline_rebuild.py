@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from ner_build import bundle, engines, offline, offline_engine, rebuild, signing
+from ner_build import bundle, engines, offline, rebuild, signing
 from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
 
-from tests.integration.conftest import Keys
+from tests.integration.conftest import Keys, empty_podman_store
 
 REBUILD_TIMEOUT = 1200
 
@@ -77,20 +77,11 @@ def customer_engine(name: str) -> Iterator[dict[str, str]]:
     """The client settings of an engine a customer may have, and its clean-up: Podman with an
     empty store of its own; the provisioned Docker 26 (buildx), shared, so only the tags the
     rebuild made are removed afterwards."""
-    settings = engines.read_env_file(engines.ENGINES_DIR / f"{name}.env")
     if name == "podman":
-        store = offline_engine.SHORT_TMP / f"ner-podman-rebuild-{os.getpid()}"
-        client = {
-            "DOCKER": f"podman --root {store}/root --runroot {store}/run",
-            "CONTAINERS_CONF": settings["CONTAINERS_CONF"],
-        }
-        try:
+        with empty_podman_store("rebuild") as client:
             yield client
-        finally:
-            podman = [*client["DOCKER"].split(), "rmi", "--all", "--force"]
-            subprocess.run(podman, env=os.environ | client, check=False)
-            shutil.rmtree(store, ignore_errors=True)
         return
+    settings = engines.read_env_file(engines.ENGINES_DIR / f"{name}.env")
     docker = engines.EngineSetup(name, settings).docker
     before = rebuild_tags(docker)
     try:
