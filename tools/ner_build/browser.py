@@ -1,14 +1,27 @@
-"""Debian's Chromium, as the integration tests and the bench drive it through Playwright."""
+"""Debian's Chromium, as the tests, the sessions and the bench drive it through Playwright.
+
+Chromium runs in a network namespace of its own, which has nothing but a loopback, bridged to
+the loopback of the host (or of the namespace given as `reach`; see loopback.py): the page
+addresses stay http://localhost:PORT. Chromium drops every request waiting for a connection with
+net::ERR_NETWORK_CHANGED when an address appears on a network interface of its host, as it
+does when a container engine makes a network (Compose, Podman's first container); a user's
+browser on another machine never sees that, and here the browser's own namespace never
+changes.
+"""
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ner_build import loopback, netns
+from ner_build.netns import NetworkNamespace
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -53,11 +66,27 @@ def environment(folder: Path) -> dict[str, str | float | bool]:
 
 
 @contextmanager
-def launch(playwright: Playwright) -> Iterator[Browser]:
-    """Chromium with its own short HOME and TMPDIR, closed and cleaned up afterwards."""
-    with private_folder() as folder:
+def isolated(folder: Path, reach: NetworkNamespace | None = None) -> Iterator[str]:
+    """An executable (in folder) that starts Chromium in a private network namespace bridged
+    to reach's loopback (default: this process's); the namespace goes when the block ends."""
+    with ExitStack() as stack:
+        inner = stack.enter_context(netns.private())
+        outer = reach or stack.enter_context(netns.of_process(os.getpid()))
+        stack.enter_context(loopback.bridged(inner, outer))
+        wrapper = folder / "chromium-isolated"
+        command = shlex.join(inner.command([chromium_path()]))
+        wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+        wrapper.chmod(0o755)
+        yield str(wrapper)
+
+
+@contextmanager
+def launch(playwright: Playwright, reach: NetworkNamespace | None = None) -> Iterator[Browser]:
+    """Chromium, isolated (see `isolated`), with its own short HOME and TMPDIR; closed and
+    cleaned up afterwards."""
+    with private_folder() as folder, isolated(folder, reach) as executable:
         env = environment(folder)
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=ARGS, env=env)
+        browser = playwright.chromium.launch(executable_path=executable, args=ARGS, env=env)
         try:
             yield browser
         finally:

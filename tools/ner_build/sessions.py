@@ -34,7 +34,7 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from ner_build.browser import ARGS, chromium_path, environment, private_folder
+from ner_build.browser import ARGS, environment, isolated, private_folder
 
 REPLICA_HEADER = "x-ner-replica"  # Playwright gives header names in lower case
 COOKIE = "NER_REPLICA"
@@ -128,12 +128,6 @@ class SessionResult:
     cookie: str | None
     error: str | None
     seconds: float
-    # Steps redone once after Chromium dropped a request with ERR_NETWORK_CHANGED: it does so
-    # when a network interface of its own host changes, as a container starts or stops there.
-    retried: int = 0
-
-
-NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
 
 
 def parse_marks(texts: Sequence[str]) -> Entities:
@@ -234,7 +228,6 @@ class Session:
         self._page: Page | None = None
         self._upload_count = 0
         self.failed_requests: list[str] = []  # "ERROR URL" of requests the browser gave up
-        self._loaded_after = 0  # how many requests had failed when the page was last loaded
 
     @property
     def page(self) -> Page:
@@ -252,7 +245,6 @@ class Session:
         await self._step("the page's Text area", self._load())
 
     async def _load(self) -> None:
-        self._loaded_after = len(self.failed_requests)
         await self.page.goto(self.base_url)
         await self.page.get_by_label("Text").wait_for()
 
@@ -263,19 +255,6 @@ class Session:
 
     def _note_failure(self, request: Request) -> None:
         self.failed_requests.append(f"{request.failure} {request.url}")
-
-    def network_changed_since_load(self) -> bool:
-        """Whether a request failed with ERR_NETWORK_CHANGED since the page was last loaded.
-
-        The page loads its components' scripts lazily, so a request dropped while the page
-        opened can break a step long after (a failed dynamic import shows as the app's error)."""
-        return any(
-            NETWORK_CHANGED in failed for failed in self.failed_requests[self._loaded_after :]
-        )
-
-    async def reload(self) -> None:
-        """Load the page again, as a user would after the browser dropped its requests."""
-        await self._step("the page's Text area", self._load())
 
     async def cookie(self) -> str | None:
         """The affinity cookie's value, if the load balancer set one."""
@@ -376,18 +355,18 @@ def summarize(results: Sequence[SessionResult]) -> dict[str, Any]:
         "failed": len(results) - ok,
         "replicas": dict(sorted(replicas.items())),
         "errors": dict(errors.most_common()),
-        "retried_after_network_change": sum(result.retried for result in results),
     }
 
 
 @asynccontextmanager
 async def launch() -> AsyncIterator[Browser]:
-    """Chromium as browser.launch starts it (short private HOME and TMPDIR), async."""
-    with private_folder() as folder:
+    """Chromium as browser.launch starts it (in a network namespace of its own, with a short
+    private HOME and TMPDIR), async."""
+    with private_folder() as folder, isolated(folder) as executable:
         env = environment(folder)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=chromium_path(), args=ARGS, env=env
+                executable_path=executable, args=ARGS, env=env
             )
             try:
                 yield browser
@@ -396,22 +375,12 @@ async def launch() -> AsyncIterator[Browser]:
 
 
 async def exercise(session: Session, round_: int = 0, expect: Expect = finds_all) -> SessionResult:
-    """Analyse a text, then an upload, in an open session; never raises. Redone once, after a
-    reload, when Chromium dropped a request because its host's network changed meanwhile."""
+    """Analyse a text, then an upload, in an open session; never raises."""
     started = time.monotonic()
     found, error = await _steps(session, round_, expect)
-    retried = 0
-    if error and session.network_changed_since_load():
-        retried = 1
-        try:
-            await session.reload()
-            found, error = await _steps(session, round_, expect)
-        except SessionFailed as failed:
-            error = str(failed)
     if error and session.failed_requests:
         error += f" (the browser gave up on: {'; '.join(session.failed_requests[-2:])})"
-    result = await _result(session, found, error, time.monotonic() - started)
-    return dataclasses.replace(result, retried=retried)
+    return await _result(session, found, error, time.monotonic() - started)
 
 
 async def _steps(
@@ -459,24 +428,15 @@ async def _result(
 
 
 async def open_session(session: Session) -> SessionResult:
-    """Open a session (loaded again once if Chromium dropped its requests on a network
-    change); its result carries the replicas and cookie, or what failed."""
+    """Open a session; its result carries the replicas and cookie, or what failed."""
     started = time.monotonic()
-    retried = 0
     try:
-        try:
-            await session.open()
-        except SessionFailed:
-            if not session.network_changed_since_load():
-                raise
-            retried = 1
-            await session.reload()
+        await session.open()
     except SessionFailed as failed:
         session.failure = str(failed)
     except Exception as unexpected:  # as in exercise: report, do not end the others
         session.failure = f"{type(unexpected).__name__}: {playwright_message(unexpected)}"
-    result = await _result(session, [], session.failure, time.monotonic() - started)
-    return dataclasses.replace(result, retried=retried)
+    return await _result(session, [], session.failure, time.monotonic() - started)
 
 
 async def _open_and_exercise(session: Session, expect: Expect) -> SessionResult:
@@ -485,8 +445,7 @@ async def _open_and_exercise(session: Session, expect: Expect) -> SessionResult:
     if not opened.ok:
         return opened
     result = await exercise(session, 0, expect)
-    seconds = round(time.monotonic() - started, 3)
-    return dataclasses.replace(result, seconds=seconds, retried=opened.retried + result.retried)
+    return dataclasses.replace(result, seconds=round(time.monotonic() - started, 3))
 
 
 async def _run(

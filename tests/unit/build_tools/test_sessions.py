@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
-from typing import cast
 
 import pytest
 from ner_build.sessions import (
-    NETWORK_CHANGED,
     OUTCOME_JS,
     TEXTS,
     UPLOADS,
     Seen,
-    Session,
     SessionResult,
     finds_all,
     finds_exactly,
@@ -24,7 +20,6 @@ from ner_build.sessions import (
     samples_for,
     summarize,
 )
-from playwright.async_api import Browser
 
 
 def result(index: int, replicas: tuple[str, ...] = (), error: str | None = None) -> SessionResult:
@@ -110,14 +105,12 @@ def test_summary_counts_sessions_per_replica_spread_and_errors() -> None:
         result(4, (), refused),
         result(5, (), "timed out"),
     ]
-    results[0] = dataclasses.replace(results[0], retried=1)
     assert summarize(results) == {
         "total": 6,
         "ok": 3,
         "failed": 3,
         "replicas": {"none": 2, "r1": 2, "r2": 1, "spread": 1},
         "errors": {refused: 2, "timed out": 1},
-        "retried_after_network_change": 1,
     }
 
 
@@ -128,16 +121,4 @@ def test_summary_of_nothing_is_zeros() -> None:
         "failed": 0,
         "replicas": {},
         "errors": {},
-        "retried_after_network_change": 0,
     }
-
-
-def test_a_network_change_while_the_page_opened_counts_for_later_steps(tmp_path: Path) -> None:
-    """CI saw a script dropped with ERR_NETWORK_CHANGED while the page opened break the
-    upload later ("Failed to fetch dynamically imported module"): that must be retried."""
-    session = Session(cast(Browser, None), "http://127.0.0.1:1", 0, uploads=tmp_path)
-    assert not session.network_changed_since_load()
-    session.failed_requests.append("net::ERR_ABORTED http://127.0.0.1:1/static/js/a.js")
-    assert not session.network_changed_since_load()
-    session.failed_requests.append(f"{NETWORK_CHANGED} http://127.0.0.1:1/static/js/b.js")
-    assert session.network_changed_since_load()
