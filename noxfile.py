@@ -117,8 +117,9 @@ def integration(session: nox.Session) -> None:
     install_locked(session)
     env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}  # test_trained_pipeline builds an image
     session.run(
-        "pytest", "tests/integration", f"--ignore={BASE_REPLAY_TEST}", *session.posargs, env=env
-    )
+        "pytest", "tests/integration", f"--ignore={BASE_REPLAY_TEST}", "--durations=10",
+        *session.posargs, env=env,
+    )  # fmt: skip
 
 
 @nox.session(name="base-image-replay")
@@ -140,6 +141,16 @@ def engines(session: nox.Session) -> None:
     """Build on every engine (Docker 20.10, Docker 26 + buildx, Podman), require one image ID,
     and run the core integration tests on each (`nox -s engines -- --help`)."""
     run_tool(session, "ner_build.engines", groups="main,dev")
+
+
+@nox.session(name="browser-loop")
+def browser_loop(session: nox.Session) -> None:
+    """The browser tests 20 times on every engine while stress-ng keeps every core busy: the
+    proof that they do not flake (builds on every engine first; `-- --count N --no-stress`)."""
+    install_locked(session)
+    env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}
+    session.run("python", "-m", "ner_build.engines", "--no-tests", env=env)
+    session.run("python", "-m", "ner_build.browser_loop", *session.posargs, env=env)
 
 
 @nox.session

@@ -25,12 +25,12 @@ import docker
 import pytest
 from docker.errors import DockerException
 from ner_build import browser as chromium
-from ner_build import bundle, engines, offline_engine
-from ner_build.docker import START_ENGINE_HINT
+from ner_build import bundle, engines, evidence, offline_engine
+from ner_build.docker import START_ENGINE_HINT, Docker
 from ner_build.errors import CheckFailed
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult, result_path
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy
 
@@ -39,10 +39,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD_RESULT = result_path()
 PORT = 8501
 STARTUP_TIMEOUT = 60
+PAGE_TIMEOUT_MS = 30_000  # the app's page: its text area shown
 HARDENED: dict[str, Any] = {
     "user": "12345:0",
     "read_only": True,
-    "tmpfs": {"/tmp": "rw,size=64m"},  # applied with with_tmpfs_mount
+    "tmpfs": {"/tmp": "rw,size=64m"},  # start_app applies it with with_tmpfs_mount
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges"],
 }
@@ -68,7 +69,7 @@ def built() -> BuildResult:
 
 
 @pytest.fixture(scope="session")
-def image(docker_client: docker.DockerClient, built: BuildResult) -> str:
+def image(docker_client: docker.DockerClient, built: BuildResult, neighbour: None) -> str:
     """The exact tag `nox -s build` gave the image (git short SHA), checked against its ID."""
     tag = str(built.tags[1])
     try:
@@ -79,11 +80,38 @@ def image(docker_client: docker.DockerClient, built: BuildResult) -> str:
     return tag
 
 
+NEIGHBOUR = f"ner-app-neighbour-{os.getpid()}"  # a container and a tag that are not the suite's
+
+
+@pytest.fixture(scope="session")
+def neighbour(docker_client: docker.DockerClient, built: BuildResult) -> Iterator[None]:
+    """A user's work beside the suite, as `script/up` leaves it: the app running from the very
+    image under test (by ID), and another tag on that image. The suite must leave both as they
+    were: it never stops, removes or untags what it did not make."""
+    tag = f"{NEIGHBOUR}:same-id"
+    docker_client.images.get(built.image_id).tag(tag)
+    running = docker_client.containers.run(built.image_id, detach=True, name=NEIGHBOUR, **HARDENED)
+    yield
+    problems = []
+    try:
+        running.reload()
+        if running.status != "running":
+            problems.append(f"the neighbour's container is {running.status}, not running")
+    except DockerException as error:
+        problems.append(f"the neighbour's container is gone ({error})")
+    engine = Docker.from_env()
+    if engine.image_id(tag) != built.image_id:
+        problems.append(f"the neighbour's tag {tag} no longer names {built.image_id}")
+    engine.run("rm", "--force", NEIGHBOUR)
+    engine.untag(tag)
+    assert not problems, "The suite disturbed work that is not its own: " + "; ".join(problems)
+
+
 StartApp = Callable[..., DockerContainer]
 
 
 @pytest.fixture(scope="module")
-def start_app(image: str) -> Iterator[StartApp]:
+def start_app(image: str, involved: Involved) -> Iterator[StartApp]:
     """Start containers of the image (or image_ref), waiting for readiness; all removed after."""
     started: list[DockerContainer] = []
 
@@ -113,10 +141,18 @@ def start_app(image: str) -> Iterator[StartApp]:
                 .with_startup_timeout(STARTUP_TIMEOUT)
             )
         started.append(container)
-        return container.start()
+        try:
+            container.start()
+        finally:  # also when the wait for readiness failed: its log tells why
+            wrapped = container.get_wrapped_container()
+            if wrapped is not None:
+                involved.add(wrapped.id)
+        return container
 
     yield start
     for container in started:
+        if container.get_wrapped_container() is not None:
+            involved.discard(container.get_wrapped_container().id)
         container.stop()  # removes it, also when start() failed while waiting
 
 
@@ -154,15 +190,107 @@ def read_in(container: DockerContainer, path: str) -> str:
     return text
 
 
-@contextlib.contextmanager
-def launch_chromium() -> Iterator[Browser]:
-    """Debian's Chromium through Playwright, with a short private HOME and TMPDIR."""
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-playwright keeps a trace and a screenshot of every failing browser test, under
+    build/failures/NER_EVIDENCE_LABEL/ (one pytest run's label: integration, engine-podman...),
+    unless told otherwise on the command line."""
+    defaults = {"tracing": "retain-on-failure", "screenshot": "only-on-failure"}
+    for option, value in defaults.items():
+        if getattr(config.option, option, None) == "off":
+            setattr(config.option, option, value)
+    if getattr(config.option, "output", None) == "test-results":
+        label = os.environ.get("NER_EVIDENCE_LABEL") or "integration"
+        config.option.output = str(evidence.EVIDENCE / label)
+    config.option.full_page_screenshot = True
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium in a network namespace of its own (ner_build.browser), bridged to
+    this host's loopback: containers starting here cannot abort its page loads."""
     try:
         chromium.chromium_path()
     except FileNotFoundError as error:
         pytest.fail(str(error), pytrace=False)
-    with sync_playwright() as playwright, chromium.launch(playwright) as browser:
-        yield browser
+    with chromium.launch(playwright) as launched:
+        yield launched
+
+
+class Involved:
+    """The containers the fixtures and tests started, whose logs and inspect a failure keeps:
+    a module fixture's until it removes them, a test's (`add_for_test`) until the test ends."""
+
+    def __init__(self) -> None:
+        self.containers: dict[str, Docker] = {}
+        self._for_test: set[str] = set()
+
+    def add(self, container: str, docker: Docker | None = None) -> None:
+        self.containers[container] = docker or Docker.from_env()
+
+    def add_for_test(self, container: str, docker: Docker) -> None:
+        self.add(container, docker)
+        self._for_test.add(container)
+
+    def discard(self, container: str) -> None:
+        self.containers.pop(container, None)
+
+    def end_test(self) -> None:
+        for container in self._for_test:
+            self.discard(container)
+        self._for_test.clear()
+
+
+@pytest.fixture(scope="session")
+def involved() -> Involved:
+    return Involved()
+
+
+def failed(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's setup or call failed (pytest-playwright records the reports)."""
+    reports = (getattr(request.node, f"rep_{when}", None) for when in ("setup", "call"))
+    return any(report is not None and report.failed for report in reports)
+
+
+@pytest.fixture(autouse=True)
+def keep_container_evidence(
+    request: pytest.FixtureRequest, involved: Involved, output_path: str
+) -> Iterator[None]:
+    """On failure: the log and inspect of every container the test's fixtures started."""
+    yield
+    if failed(request):
+        for container, docker in list(involved.containers.items()):
+            evidence.keep_container(docker, container, Path(output_path) / "containers")
+    involved.end_test()
+
+
+OpenPage = Callable[..., Page]
+
+
+@pytest.fixture
+def open_page(
+    new_context: Callable[..., BrowserContext], request: pytest.FixtureRequest, output_path: str
+) -> Iterator[OpenPage]:
+    """open_page(address, **context_args): a page of the app at address, its text area shown.
+    On failure its HTML, console and failed requests are kept beside pytest-playwright's trace
+    and screenshot."""
+    logs: list[tuple[evidence.BrowserLog, BrowserContext]] = []
+
+    def open_(address: str, **context_args: Any) -> Page:
+        context = new_context(**context_args)
+        log = evidence.BrowserLog()
+        log.watch(context)
+        logs.append((log, context))
+        page = context.new_page()
+        page.goto(address)
+        page.get_by_label("Text").wait_for(timeout=PAGE_TIMEOUT_MS)
+        return page
+
+    yield open_
+    if failed(request):
+        for number, (log, context) in enumerate(logs, 1):
+            folder = Path(output_path) / f"browser-{number}"
+            log.write(folder)
+            evidence.keep_pages(context.pages, folder)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def made(docker: Docker) -> Iterator[list[str]]:
     yield tags
     for tag in tags:
         if docker.image_id(tag):
-            docker.remove_image(tag)
+            docker.untag(tag)
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ def made_images() -> Iterator[list[str]]:
     tags: list[str] = []
     yield tags
     for tag in tags:
-        client("image", "rm", "--force", tag)
+        Docker.from_string(DOCKER).untag(tag)
 
 
 def project(folder: Path, base: str, command: str) -> Path:

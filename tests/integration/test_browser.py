@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page
+from playwright.sync_api import Locator, Page
 from testcontainers.core.container import DockerContainer
 
-from tests.integration.conftest import HARDENED, ROOT, StartApp, http_get, launch_chromium, url
+from tests.integration.conftest import HARDENED, ROOT, OpenPage, StartApp, http_get, url
 
 SAMPLE = "Ada Lovelace worked with Charles Babbage in London in 1843."
 MAX_CHARS = 500
@@ -23,22 +24,9 @@ def app(start_app: StartApp) -> DockerContainer:
     return start_app(env={"NER_MAX_CHARS": str(MAX_CHARS)}, **HARDENED)
 
 
-@pytest.fixture(scope="module")
-def browser(app: DockerContainer) -> Iterator[Browser]:
-    """Chromium, launched once the app's container is up: a container start adds a network
-    interface on the host, and Chromium aborts page loads under way when it sees one."""
-    with launch_chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
-def page(browser: Browser, app: DockerContainer) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
-    page = context.new_page()
-    page.goto(url(app, "/"))
-    page.get_by_label("Text").wait_for(timeout=WAIT_MS)
-    yield page
-    context.close()
+def page(open_page: OpenPage, app: DockerContainer) -> Page:
+    return open_page(url(app, "/"), viewport={"width": 1280, "height": 1100}, accept_downloads=True)
 
 
 def enter_text(page: Page, text: str) -> None:
@@ -166,3 +154,21 @@ def test_a_csv_column_in_the_browser(page: Page, tmp_path: Path) -> None:
         ("people.csv row 1", "Paris"),
         ("people.csv row 2", "Ada Lovelace"),
     ]
+
+
+def test_the_batch_csv_neutralises_a_hostile_file_name_and_the_jsonl_keeps_it(
+    page: Page, tmp_path: Path
+) -> None:
+    hostile = tmp_path / '=HYPERLINK("http:x","y").txt'
+    hostile.write_text("Ada Lovelace in London.", encoding="utf-8")
+    batch_mode(page).set_input_files(hostile)
+    table_rows(page)  # analysed
+    downloads = {}
+    for button in ("Download CSV", "Download JSONL"):
+        with page.expect_download(timeout=WAIT_MS) as download:
+            page.get_by_role("button", name=button).click()
+        downloads[button] = Path(download.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(downloads["Download CSV"], newline="")))
+    assert rows[1][:2] == ["'" + hostile.name, "Ada Lovelace"]
+    first = json.loads(downloads["Download JSONL"].splitlines()[0])
+    assert (first["document"], first["text"]) == (hostile.name, "Ada Lovelace")

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from ner_build import browser as chromium
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
-
-from tests.integration.conftest import launch_chromium
+from playwright.sync_api import Playwright
 
 PAGE = "data:text/html,<title>deep</title><p>ok</p>"
 
@@ -26,17 +24,19 @@ def deep_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return deep
 
 
-def test_chromium_starts_when_tmpdir_is_deep(deep_tmpdir: Path) -> None:
-    with launch_chromium() as browser:
+def test_chromium_starts_when_tmpdir_is_deep(deep_tmpdir: Path, playwright: Playwright) -> None:
+    with chromium.launch(playwright) as browser:
         page = browser.new_page()
         page.goto(PAGE)
         assert page.title() == "deep"
 
 
-def test_control_chromium_given_the_deep_tmpdir_dies(deep_tmpdir: Path) -> None:
+def test_control_chromium_given_the_deep_tmpdir_dies(
+    deep_tmpdir: Path, playwright: Playwright
+) -> None:
     """Without a short TMPDIR of its own, the same launch fails: what the fix prevents."""
     env: dict[str, str | float | bool] = dict(os.environ)
-    with sync_playwright() as playwright, pytest.raises(PlaywrightError, match="Socket path"):
+    with pytest.raises(PlaywrightError, match="Socket path"):
         playwright.chromium.launch(
             executable_path=chromium.chromium_path(), args=chromium.ARGS, env=env
         )

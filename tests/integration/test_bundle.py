@@ -13,20 +13,23 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ner_build import bundle, engines, signing
+from ner_build import browser as chromium
+from ner_build import bundle, engines, netns, signing
 from ner_build.docker import Docker
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
+from playwright.sync_api import Browser, Playwright
 
-from tests.integration.conftest import Keys, empty_podman_store, launch_chromium
+from tests.integration.conftest import Involved, Keys, OpenPage, empty_podman_store
 from tests.integration.test_browser import SAMPLE, enter_text, highlighted
 
 SCRIPT = bundle.TEMPLATES / bundle.SCRIPT
 PORT = 18501
+BUNDLE_CONTAINER = "ner-app-bundle"
 READY_TIMEOUT = 60
 FOREIGN_ID = "sha256:" + "ab" * 32
 EXPECTED = [
@@ -209,19 +212,18 @@ def wait_ready(engine: OfflineEngine, address: str) -> None:
 
 
 @pytest.fixture
-def chromium_in(engine: OfflineEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chromium started inside the engine's network namespace (CHROMIUM: a wrapper)."""
-    from ner_build import browser
-
-    wrapper = tmp_path / "chromium"
-    inside = " ".join(engine.inside([browser.chromium_path()]))
-    wrapper.write_text(f'#!/bin/sh\nexec {inside} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("CHROMIUM", str(wrapper))
+def browser(playwright: Playwright, engine: OfflineEngine) -> Iterator[Browser]:
+    """Chromium bridged to the loopback of the engine's network namespace, where the bundle's
+    container publishes its port (instead of the host's, as for the other tests)."""
+    with (
+        netns.of_process(engine.pid) as namespace,
+        chromium.launch(playwright, reach=namespace) as launched,
+    ):
+        yield launched
 
 
 def test_the_good_bundle_loads_offline_runs_hardened_and_finds_entities(
-    good: Path, built: BuildResult, engine: OfflineEngine, request: pytest.FixtureRequest
+    good: Path, built: BuildResult, engine: OfflineEngine, open_page: OpenPage, involved: Involved
 ) -> None:
     connect = "import socket; socket.create_connection(('1.1.1.1', 443), 3)"
     cut_off = subprocess.run(
@@ -235,18 +237,16 @@ def test_the_good_bundle_loads_offline_runs_hardened_and_finds_entities(
     for tag in built.tags:
         assert engine.docker.image_id(tag) == built.image_id
     engine.docker.run(
-        "run", "--detach", "--name=ner-app-bundle", f"--publish=127.0.0.1:{PORT}:8501",
+        "run", "--detach", f"--name={BUNDLE_CONTAINER}", f"--publish=127.0.0.1:{PORT}:8501",
         "--read-only", "--tmpfs=/tmp", "--user=12345:0", "--cap-drop=ALL",
         "--security-opt=no-new-privileges", built.tags[0],
         check=True,
     )  # fmt: skip
+    involved.add_for_test(BUNDLE_CONTAINER, engine.docker)
     wait_ready(engine, f"http://127.0.0.1:{PORT}/readyz")
-    request.getfixturevalue("chromium_in")  # after the container started (see test_browser)
-    with launch_chromium() as browser:
-        page = browser.new_page()
-        page.goto(f"http://127.0.0.1:{PORT}/")
-        enter_text(page, SAMPLE)
-        assert highlighted(page) == EXPECTED
+    page = open_page(f"http://127.0.0.1:{PORT}/")
+    enter_text(page, SAMPLE)
+    assert highlighted(page) == EXPECTED
 
 
 @pytest.mark.parametrize("engine_name", ["podman", "docker26"])
@@ -282,6 +282,6 @@ def restore(client: Docker, built: BuildResult, before: dict[str, str | None]) -
         if before[tag] and before[tag] != built.image_id:
             client.run("tag", str(before[tag]), tag)
         elif not before[tag]:
-            client.run("image", "rm", "--no-prune", tag)
+            client.untag(tag)
     if not before[built.image_id]:
         client.run("image", "rm", built.image_id)

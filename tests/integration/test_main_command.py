@@ -23,10 +23,11 @@ from ner_build.registry import free_port
 
 from tests.integration.conftest import ROOT, http_get
 
-IMAGE = "ner-app-up-test"
+# Names of this run's own: a user's container or tags of the same names are never touched.
+IMAGE = f"ner-app-up-test-{os.getpid()}"
+CONTAINER = f"ner-app-up-test-{os.getpid()}"
 # The model's release URL is unreachable here; on a machine where it is not, this makes it so.
 UNREACHABLE_MIRROR = "http://127.0.0.1:9/"
-CONTAINER = "ner-app-up-test"
 TOOL_NAMES = ("poetry", "nox", "uv")
 
 
@@ -98,12 +99,12 @@ def served(clone: Path) -> Iterator[tuple[subprocess.CompletedProcess[str], int]
         [python3(), "script/up"], cwd=clone, env=env, capture_output=True, text=True, check=False
     )
     yield result, port
-    client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"name": f"^{CONTAINER}$"}):
-        container.remove(force=True)
-    for image in client.images.list(name=IMAGE):
-        for tag in image.tags:
-            client.images.remove(tag, noprune=True)
+    engine = Docker.from_env()
+    engine.run("rm", "--force", CONTAINER)
+    for image in docker.from_env().images.list(name=IMAGE):
+        for tag in image.tags:  # the image may carry the user's tags too: only ours go
+            if tag.startswith(f"{IMAGE}:"):
+                assert engine.untag(tag) is None
 
 
 def test_up_builds_with_stand_ins_and_serves_the_app(

@@ -88,7 +88,7 @@ def customer_engine(name: str) -> Iterator[dict[str, str]]:
         yield settings
     finally:
         for tag in rebuild_tags(docker) - before:
-            docker.run("image", "rm", "--no-prune", tag)
+            docker.untag(tag)
 
 
 def rebuild_tags(docker: Docker) -> set[str]:

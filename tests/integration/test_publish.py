@@ -82,4 +82,4 @@ def test_publish_round_trip_through_a_real_registry(
         assert http_get(url(container, "/_stcore/health")) == (200, "ok")
         assert json.loads(http_get(url(container, "/readyz"))[1])["status"] == "ready"
     finally:
-        engine.remove_image(local)
+        engine.untag(local)

@@ -7,17 +7,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 
 import docker
 import pytest
 from ner_build import build, model, process
 from ner_build.result import BuildResult
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 from testcontainers.core.container import DockerContainer
 
-from tests.integration.conftest import HARDENED, ROOT, StartApp, http_get, launch_chromium, url
+from tests.integration.conftest import HARDENED, ROOT, OpenPage, StartApp, http_get, url
 from tests.integration.test_browser import enter_text, highlighted
 
 RESULT = ROOT / "build" / "trained.json"
@@ -49,19 +48,9 @@ def app(start_app: StartApp, trained_image: str) -> DockerContainer:
     return start_app(image_ref=trained_image, **HARDENED)
 
 
-@pytest.fixture(scope="module")
-def browser(app: DockerContainer) -> Iterator[Browser]:
-    with launch_chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
-def page(browser: Browser, app: DockerContainer) -> Iterator[Page]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(url(app, "/"))
-    yield page
-    context.close()
+def page(open_page: OpenPage, app: DockerContainer) -> Page:
+    return open_page(url(app, "/"))
 
 
 def test_trained_pipeline_is_ready_with_all_its_components(app: DockerContainer) -> None:

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ner_build import base_image, bootstrap, console, diskspace, probe, process
+from ner_build import base_image, bootstrap, console, diskspace, evidence, probe, process
 from ner_build.docker import START_ENGINE_HINT, Docker
 from ner_build.errors import BaseImageUnavailable, CheckFailed
 from ner_build.paths import ROOT, TEST_PIPELINE
@@ -29,6 +29,7 @@ from ner_build.result import BuildResult
 CLIENTS = ("docker", "/usr/bin/docker")  # tried in order when DOCKER is not set
 PROVISION = ROOT / "tools" / "provision-debian"
 TEST_WHEEL = TEST_PIPELINE / "en_ner_test-0.1.0-py3-none-any.whl"
+TEST_IMAGE = "ner-app-test"  # what script/test builds
 STARTED_BY = "io.ner-app.started-by=script/up"  # marks the containers `up` may replace
 READY_TIMEOUT = 120
 
@@ -118,9 +119,29 @@ def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> 
     base = base_image_for_tests(docker, env)
     if base == base_image.DEFAULT_TAG and not docker.image_id(base):
         nox(["-s", "base-image", "--", f"--tag={base}"], {**env, **session_env})
-    session_env["NER_BASE_IMAGE"] = base
-    session_env["NER_MODEL_WHEEL"] = env.get("NER_MODEL_WHEEL") or str(TEST_WHEEL)
-    nox(nox_args, {**env, **session_env})
+    session_env |= test_settings(base, env)
+    run_keeping_evidence(nox_args, {**env, **session_env})
+
+
+def test_settings(base: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The base, the model and the image name the checks build with (each as env sets it)."""
+    return {
+        "NER_BASE_IMAGE": base,
+        "NER_MODEL_WHEEL": env.get("NER_MODEL_WHEEL") or str(TEST_WHEEL),
+        # Its own repository name: the user's `script/up` tags (ner-app:*) stay where they are.
+        "NER_IMAGE": env.get("NER_IMAGE") or TEST_IMAGE,
+    }
+
+
+def run_keeping_evidence(nox_args: Sequence[str], env: Mapping[str, str]) -> None:
+    """nox, after clearing an earlier run's evidence; the folders a failure left are named at
+    the end, whatever the outcome."""
+    evidence.clear()
+    try:
+        nox(nox_args, env)
+    finally:
+        for line in evidence.report():
+            print(line, file=sys.stderr, flush=True)
 
 
 def check_disk_space(docker: Docker, env: Mapping[str, str]) -> None:

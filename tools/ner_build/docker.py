@@ -291,6 +291,37 @@ class Docker:
         """Remove an image (or tag) this tool made; a failure is left to the user's engine."""
         self.run(*self.engine.remove_command, ref)
 
+    def untag(self, tag: str) -> str | None:
+        """Remove a tag this tool made. The image goes with it only when nothing else uses it
+        (another tag, a container), as `image rm` does; where a container uses it and this is
+        its last tag, only the tag goes. None when done, else why the tag stays."""
+        removed = self.run(*self.engine.remove_command, tag)
+        if not removed.returncode or not self.image_id(tag):
+            return None
+        users = self.containers_using(tag)
+        if not users:
+            return removed.stderr.strip() or f"`{self} image rm {tag}` failed"
+        if self.engine is Podman:
+            untagged = self.run("untag", tag, tag)
+        elif all(running for _, running in users):
+            untagged = self.run("image", "rm", "--force", "--no-prune", tag)  # keeps the image
+        else:  # --force would delete an image a stopped container still needs
+            return f"{tag} stays: the stopped container {users[0][0]} uses its image"
+        return None if not untagged.returncode else untagged.stderr.strip()
+
+    def containers_using(self, ref: str) -> list[tuple[str, bool]]:
+        """(name, running) of every container, running or not, made from ref's image."""
+        image = self.image_id(ref)
+        if not image:
+            return []
+        listed = self.run(
+            "ps", "--all", f"--filter=ancestor={image}", "--format", "{{.Names}} {{.State}}"
+        )
+        return [
+            (name, state.lower() == "running")
+            for name, _, state in (line.partition(" ") for line in listed.stdout.splitlines())
+        ]
+
     def memory_mb(self, container: str) -> float:
         """A running container's memory in MB, as `docker stats` reports it."""
         stats = self.run("stats", "--no-stream", "--format", "{{.MemUsage}}", container, check=True)

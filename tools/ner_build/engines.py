@@ -31,14 +31,15 @@ from ner_build.result import BuildResult, result_path
 ENGINES_DIR = Path("/var/lib/ner-app/engines")
 SUMMARY = BUILD / "engines.json"
 # What runs on every engine: health, readiness, NER in a real browser, the hardened run, the
-# image's contents and the registry round trip. The whole suite runs on the default engine
-# (`nox -s integration`).
+# image's contents, the registry round trip and removing tags beside others' containers. The
+# whole suite runs on the default engine (`nox -s integration`).
 CORE_TESTS = (
     "tests/integration/test_probes.py",
     "tests/integration/test_browser.py",
     "tests/integration/test_hardening.py",
     "tests/integration/test_contents.py",
     "tests/integration/test_publish.py",
+    "tests/integration/test_sharing.py",
 )
 PROVISION_HINT = "On Debian/Ubuntu: `sudo tools/provision-debian docker26 podman`."
 
@@ -134,7 +135,9 @@ def test_on(setup: EngineSetup, pytest_args: Sequence[str]) -> bool:
     console.step(f"core integration tests on {setup.name}")
     try:
         process.stream(
-            [sys.executable, "-m", "pytest", *CORE_TESTS, *pytest_args], cwd=ROOT, env=setup.env
+            [sys.executable, "-m", "pytest", *CORE_TESTS, *pytest_args],
+            cwd=ROOT,
+            env={**setup.env, "NER_EVIDENCE_LABEL": f"engine-{setup.name}"},  # build/failures/
         )
     except FailedProcessError:
         return False

@@ -6,12 +6,14 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ner_build.errors import CheckFailed, FailedProcessError
 
 Arg = str | Path
+STOP_TIMEOUT = 10.0  # seconds a background command gets to end after SIGTERM
 
 
 def run(
@@ -63,6 +65,25 @@ def stream(
         raise _not_found(command, missing or hint) from None
     if returncode:
         raise FailedProcessError(command, returncode, hint=hint)
+
+
+@contextmanager
+def background(args: Sequence[Arg], *, missing: str = "") -> Iterator[subprocess.Popen[bytes]]:
+    """A command running beside the block (its output discarded), stopped afterwards."""
+    command = [str(arg) for arg in args]
+    try:
+        started = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise _not_found(command, missing) from None
+    try:
+        yield started
+    finally:
+        started.terminate()
+        try:
+            started.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            started.kill()
+            started.wait()
 
 
 def output(args: Sequence[Arg], *, cwd: Path | None = None, hint: str = "") -> str:

@@ -51,7 +51,8 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
         differences = explain(docker, [cached, results[0]])
     if not differences:
         for result in results:
-            docker.run("image", "rm", *result.tags)
+            for tag in result.tags:
+                docker.untag(tag)
     return results[0].image_id, differences
 
 
@@ -117,7 +118,8 @@ def against(options: build.BuildOptions, path: Path) -> int:
     lines = layers.explain(layers.Record.of(asdict(result)), layers.Record.of(theirs))
     if not lines:
         print(f"reproducible: this build gave {result.image_id}, the image {path} records")
-        Docker.from_string(options.docker).run("image", "rm", *result.tags)
+        for tag in result.tags:
+            Docker.from_string(options.docker).untag(tag)
         return 0
     print(f"NOT the same image: ours {result.image_id}, {path} records {theirs.get('image_id')}")
     print("\n".join(lines))

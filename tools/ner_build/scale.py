@@ -509,8 +509,6 @@ def brief(figures: Figures) -> str:
     ]
     if "waves" in figures:
         parts.append(f"{figures['waves']} waves of new sessions")
-    retried = figures.get("retried_after_network_change") or 0
-    parts += [f"{retried} reloaded after a host network change"] if retried else []
     return "; ".join(parts) or "-"
 
 
@@ -561,8 +559,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if not args.only or "swarm" in args.only:
             outcomes.append(attempt("swarm", lambda: swarm(docker)))
     finally:
-        docker.run("image", "rm", TAGS[1])
-        docker.run("image", "rm", TAGS[0])
+        for tag in reversed(TAGS):
+            docker.untag(tag)
     if not args.only:
         commit = git.revision(ROOT)[:7]
         write(outcomes, commit, RECORDED if args.record else LOGS, README if args.record else None)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 from ner_build import bootstrap, dev, inventory
-from ner_build.errors import CheckFailed
+from ner_build.errors import CheckFailed, FailedProcessError
 
 from .support import DOCKER
 
@@ -122,3 +123,33 @@ def test_script_test_passes_nox_flags_on_untouched(monkeypatch: pytest.MonkeyPat
     assert dev.main(["test", "-s", "build", "--", "--buildx-arg=--load"]) == 0
     assert dev.main(["test"]) == 0
     assert seen == [["-s", "build", "--", "--buildx-arg=--load"], []]
+
+
+def test_the_checks_build_their_own_image_name_unless_told() -> None:
+    """script/test never moves the tags of the user's `script/up` image (ner-app:*)."""
+    assert dev.test_settings("base", {})["NER_IMAGE"] == "ner-app-test"
+    assert dev.test_settings("base", {"NER_IMAGE": "mine"})["NER_IMAGE"] == "mine"
+
+
+def test_the_evidence_of_failures_is_named_at_the_end_even_when_nox_fails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "failures"
+    stale = root / "integration" / "old-test" / "trace.zip"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"from an earlier run")
+
+    def failing_nox(args: Sequence[str], env: Mapping[str, str]) -> None:
+        assert not stale.exists(), "an earlier run's evidence is cleared first"
+        kept = root / "integration" / "test_x.py-test_y"
+        kept.mkdir(parents=True)
+        (kept / "trace.zip").write_bytes(b"PK")
+        raise FailedProcessError(["nox"], 1)
+
+    monkeypatch.setattr(dev, "nox", failing_nox)
+    monkeypatch.setattr(dev.evidence, "EVIDENCE", root)
+    with pytest.raises(FailedProcessError):
+        dev.run_keeping_evidence([], {})
+    err = capsys.readouterr().err
+    assert f"Evidence of what failed is kept in {root} (1 folder(s)):" in err
+    assert "test_x.py-test_y: trace.zip" in err

@@ -1,0 +1,100 @@
+"""What a failing test leaves behind to tell why: one folder per test under build/failures/.
+
+A browser test's folder holds Playwright's trace (trace.zip: `playwright show-trace` replays
+it, with DOM snapshots, console and network), a screenshot, the page's HTML, the browser
+console with page errors, and the requests the browser gave up on with their error (e.g.
+`net::ERR_NETWORK_CHANGED`). A container test's folder holds each involved container's log
+and `inspect`. The test command names the folders at the end of its run (`report`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ner_build.docker import Docker
+from ner_build.paths import BUILD
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request
+
+EVIDENCE = BUILD / "failures"
+LOG_TAIL = 2000  # lines of a container's log kept
+
+
+def clear() -> None:
+    """Remove the evidence of an earlier run (at the start of a run)."""
+    shutil.rmtree(EVIDENCE, ignore_errors=True)
+
+
+def report() -> list[str]:
+    """Lines naming every folder with evidence in it (none when nothing failed)."""
+    root = EVIDENCE
+    folders = sorted({path.parent for path in root.rglob("*") if path.is_file()})
+    if not folders:
+        return []
+    return [
+        f"Evidence of what failed is kept in {root} ({len(folders)} folder(s)):",
+        *(
+            f"  {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}"
+            for folder in folders
+        ),
+    ]
+
+
+@dataclass
+class BrowserLog:
+    """The console messages, page errors and failed requests of a browser context, with the
+    seconds since it was made."""
+
+    started: float = field(default_factory=time.monotonic)
+    console: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+
+    def watch(self, context: BrowserContext) -> None:
+        """Record what every page of the context says and gives up on, from now on."""
+        context.on("console", self._on_console)
+        context.on("weberror", lambda error: self._note(self.console, f"page error: {error.error}"))
+        context.on("requestfailed", self._on_request_failed)
+
+    def _note(self, lines: list[str], line: str) -> None:
+        lines.append(f"{time.monotonic() - self.started:8.3f}s {line}")
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        self._note(self.console, f"{message.type}: {message.text}")
+
+    def _on_request_failed(self, request: Request) -> None:
+        self._note(self.failed_requests, f"{request.failure} {request.method} {request.url}")
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "console.txt").write_text("\n".join(self.console) + "\n")
+        (folder / "failed-requests.txt").write_text("\n".join(self.failed_requests) + "\n")
+
+
+def keep_pages(pages: Iterable[Page], folder: Path) -> None:
+    """The HTML of each open page (a screenshot comes with the trace and pytest-playwright)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, page in enumerate(pages, 1):
+        try:
+            html = page.content()
+        except Exception as error:  # a crashed page says so instead of hiding the rest
+            html = f"<!-- the page's HTML could not be read: {error} -->"
+        (folder / f"page-{number}.html").write_text(f"<!-- {page.url} -->\n{html}")
+
+
+def keep_container(docker: Docker, container: str, folder: Path) -> None:
+    """A container's log (last LOG_TAIL lines, with times) and `inspect`, by its name or ID."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = container[:12] if re.fullmatch(r"[0-9a-f]{64}", container) else container
+    logs = docker.run("logs", "--timestamps", f"--tail={LOG_TAIL}", container)
+    (folder / f"{name}.log").write_text(logs.stdout + logs.stderr)
+    inspect = docker.run("container", "inspect", container)
+    text = inspect.stdout if not inspect.returncode else json.dumps({"error": inspect.stderr})
+    (folder / f"{name}.inspect.json").write_text(text)
