@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from ner_build import sessions
@@ -63,3 +64,18 @@ def test_control_a_refused_upload_comes_back_failed_with_what_the_user_saw(
     assert result.error == "Error: AxiosError: Request failed with status code 403"
     assert result.text_entities == samples_for(0)[0].entities
     assert result.upload_entities == ()
+
+
+def test_a_failing_session_keeps_what_its_user_saw(app: DockerContainer, tmp_path: Path) -> None:
+    """A page with no text area (the health check's "ok") fails the session, which keeps its
+    screenshot, page, console, failed requests and WebSockets; a passing one keeps none."""
+    with sessions.evidence_into(tmp_path):
+        failed = sessions.run_sessions(url(app, "/_stcore/health"), 1, timeout_s=5)
+        passed = sessions.run_sessions(url(app, "/"), 1, timeout_s=TIMEOUT_S)
+    assert [r.ok for r in failed + passed] == [False, True]
+    kept = tmp_path / "session-0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["session-0"]
+    assert (kept / "screenshot.png").read_bytes().startswith(b"\x89PNG")
+    assert "/_stcore/health" in (kept / "page.html").read_text().splitlines()[0]
+    for name in ("console.txt", "failed-requests.txt", "websockets.txt"):
+        assert (kept / name).is_file()

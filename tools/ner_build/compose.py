@@ -67,6 +67,10 @@ class Project:
         result = self.compose("ps", "--all", "--format", "{{.Name}}", service)
         return sorted(result.stdout.split())
 
+    def all_containers(self) -> list[str]:
+        """Every container of the project (the load balancer and the replicas), sorted."""
+        return sorted(self.compose("ps", "--all", "--format", "{{.Name}}").stdout.split())
+
 
 def stack_file(compose_file: Path, target: Path) -> Path:
     """deploy/compose.yaml as `docker stack deploy` reads it: without the top-level `name` and

@@ -314,13 +314,9 @@ class Docker:
         image = self.image_id(ref)
         if not image:
             return []
-        listed = self.run(
-            "ps", "--all", f"--filter=ancestor={image}", "--format", "{{.Names}} {{.State}}"
-        )
-        return [
-            (name, state.lower() == "running")
-            for name, _, state in (line.partition(" ") for line in listed.stdout.splitlines())
-        ]
+        names = ("--filter", f"ancestor={image}", "--format", "{{.Names}}")
+        running = set(self.run("ps", *names).stdout.split())  # without --all: running ones
+        return [(name, name in running) for name in self.run("ps", "--all", *names).stdout.split()]
 
     def memory_mb(self, container: str) -> float:
         """A running container's memory in MB, as `docker stats` reports it."""

@@ -2,9 +2,11 @@
 
 A browser test's folder holds Playwright's trace (trace.zip: `playwright show-trace` replays
 it, with DOM snapshots, console and network), a screenshot, the page's HTML, the browser
-console with page errors, and the requests the browser gave up on with their error (e.g.
-`net::ERR_NETWORK_CHANGED`). A container test's folder holds each involved container's log
-and `inspect`. The test command names the folders at the end of its run (`report`).
+console with page errors, the requests the browser gave up on with their error (e.g.
+`net::ERR_NETWORK_CHANGED`) and its WebSockets' lives. A container test's folder holds each
+involved container's log and `inspect`. A failing `nox -s scale` scenario keeps the same for
+each failed browser session and every container of the deployment. The test command names the
+folders at the end of its run (`report`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ner_build.docker import Docker
 from ner_build.paths import BUILD
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request
+    from playwright.sync_api import ConsoleMessage, Page, Request, WebSocket
 
 EVIDENCE = BUILD / "failures"
 LOG_TAIL = 2000  # lines of a container's log kept
@@ -56,12 +58,15 @@ class BrowserLog:
     started: float = field(default_factory=time.monotonic)
     console: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
+    websockets: list[str] = field(default_factory=list)
 
-    def watch(self, context: BrowserContext) -> None:
-        """Record what every page of the context says and gives up on, from now on."""
+    def watch(self, context: Any) -> None:
+        """Record what every page of a browser context (Playwright's sync or async API) says,
+        gives up on, and does with its WebSockets, from now on."""
         context.on("console", self._on_console)
         context.on("weberror", lambda error: self._note(self.console, f"page error: {error.error}"))
         context.on("requestfailed", self._on_request_failed)
+        context.on("page", lambda page: page.on("websocket", self._on_websocket))
 
     def _note(self, lines: list[str], line: str) -> None:
         lines.append(f"{time.monotonic() - self.started:8.3f}s {line}")
@@ -72,10 +77,17 @@ class BrowserLog:
     def _on_request_failed(self, request: Request) -> None:
         self._note(self.failed_requests, f"{request.failure} {request.method} {request.url}")
 
+    def _on_websocket(self, socket: WebSocket) -> None:
+        """Streamlit's whole session runs over one WebSocket: its opening, errors and close."""
+        self._note(self.websockets, f"opened {socket.url}")
+        socket.on("socketerror", lambda error: self._note(self.websockets, f"error: {error}"))
+        socket.on("close", lambda _: self._note(self.websockets, f"closed {socket.url}"))
+
     def write(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "console.txt").write_text("\n".join(self.console) + "\n")
         (folder / "failed-requests.txt").write_text("\n".join(self.failed_requests) + "\n")
+        (folder / "websockets.txt").write_text("\n".join(self.websockets) + "\n")
 
 
 def keep_pages(pages: Iterable[Page], folder: Path) -> None:

@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import tempfile
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ner_build import base_image, console, git, lb_image, process, sessions
+from ner_build import base_image, console, evidence, git, lb_image, process, sessions
 from ner_build.benchstats import update_readme
 from ner_build.compose import COMPOSE_FILE, Project, Stack, Swarm, memory_mb, stack_file
 from ner_build.docker import Docker
@@ -42,6 +43,7 @@ NAME = "ner-app-scale"  # the Compose project's and the stack's name: all this t
 TAGS = (f"{NAME}:a", f"{NAME}:b")  # the image under test, and the rolling update's new one
 CHECK_INTERVAL_S = 2.0  # HAProxy's health-check interval (NER_LB_CHECK_INTERVAL)
 LOGS = BUILD / "scale"  # the load balancer's logs and each run's results
+FAILURES = evidence.EVIDENCE / "scale"  # what a failed scenario leaves, one folder each
 RECORDED = ROOT / "benchmarks"  # the results README.md shows, written with --record
 README = ROOT / "README.md"
 MARKERS = ("<!-- scale:start -->", "<!-- scale:end -->")
@@ -523,13 +525,24 @@ def write(outcomes: Sequence[Outcome], commit: str, folder: Path, readme: Path |
         update_readme(readme, table, markers=MARKERS)
 
 
-def attempt(name: str, scenario: Callable[[], Outcome]) -> Outcome:
-    """Run a scenario and say how it went; one that cannot finish fails with the reason."""
+def attempt(
+    name: str, scenario: Callable[[], Outcome], containers: Callable[[], list[str]], docker: Docker
+) -> Outcome:
+    """Run a scenario and say how it went; one that cannot finish fails with the reason. A
+    failed one keeps its failed sessions' evidence and its containers' logs and inspects in
+    build/failures/scale/NAME/ (sessions that fail as a control requires leave nothing)."""
     console.step(f"scenario: {name}")
-    try:
-        outcome = scenario()
-    except CheckFailed as error:
-        outcome = Outcome(name, passed=False, problems=[str(error)])
+    with tempfile.TemporaryDirectory(prefix="ner-scale-") as staging:
+        with sessions.evidence_into(Path(staging)):
+            try:
+                outcome = scenario()
+            except CheckFailed as error:
+                outcome = Outcome(name, passed=False, problems=[str(error)])
+        if not outcome.passed:
+            kept = FAILURES / name
+            shutil.copytree(staging, kept, dirs_exist_ok=True)
+            for container in containers():
+                evidence.keep_container(docker, container, kept / "containers")
     verdict = "as required" if outcome.passed else f"FAILED: {'; '.join(outcome.problems)}"
     console.step(f"{outcome.name}: {verdict}\n{json.dumps(outcome.figures, indent=1)}")
     return outcome
@@ -553,11 +566,17 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         with deployed(docker) as setup:
             try:
                 for scenario in chosen:
-                    outcomes.append(attempt(scenario.__name__, functools.partial(scenario, setup)))
+                    run_scenario = functools.partial(scenario, setup)
+                    outcomes.append(
+                        attempt(
+                            scenario.__name__, run_scenario, setup.project.all_containers, docker
+                        )
+                    )
             finally:
                 keep_logs(setup)
         if not args.only or "swarm" in args.only:
-            outcomes.append(attempt("swarm", lambda: swarm(docker)))
+            # (the stack and its containers are gone when swarm() returns: sessions only)
+            outcomes.append(attempt("swarm", lambda: swarm(docker), lambda: [], docker))
     finally:
         for tag in reversed(TAGS):
             docker.untag(tag)

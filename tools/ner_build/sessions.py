@@ -16,8 +16,8 @@ import dataclasses
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +35,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from ner_build.browser import ARGS, environment, isolated, private_folder
+from ner_build.evidence import BrowserLog
 
 REPLICA_HEADER = "x-ner-replica"  # Playwright gives header names in lower case
 COOKIE = "NER_REPLICA"
@@ -93,6 +94,24 @@ UPLOADS = (
     _sample("Marie Curie met Grace Hopper in London on Monday.",
             ("Marie Curie", PER), ("Grace Hopper", PER), ("London", GPE), ("Monday", DATE)),
 )  # fmt: skip
+
+
+@dataclass
+class _Evidence:
+    folder: Path | None = None
+
+
+_evidence = _Evidence()  # where failing sessions keep what they saw, while evidence_into runs
+
+
+@contextmanager
+def evidence_into(folder: Path) -> Iterator[None]:
+    """Every session that fails meanwhile keeps its evidence in folder (Session.keep_evidence)."""
+    _evidence.folder = folder
+    try:
+        yield
+    finally:
+        _evidence.folder = None
 
 
 def samples_for(index: int, round_: int = 0) -> tuple[Sample, Sample]:
@@ -228,6 +247,8 @@ class Session:
         self._page: Page | None = None
         self._upload_count = 0
         self.failed_requests: list[str] = []  # "ERROR URL" of requests the browser gave up
+        self.log = BrowserLog()  # console, failed requests and WebSockets, for the evidence
+        self._kept = 0  # evidence folders written so far
 
     @property
     def page(self) -> Page:
@@ -239,6 +260,7 @@ class Session:
         """Load the page and wait for its text area; SessionFailed says what was seen."""
         self._context = await self.browser.new_context()
         self._context.set_default_timeout(self.timeout_s * 1000)
+        self.log.watch(self._context)
         self._page = await self._context.new_page()
         self._page.on("response", self._note_replica)
         self._page.on("requestfailed", self._note_failure)
@@ -291,6 +313,21 @@ class Session:
         before = await self._seen()
         await self.page.locator("input[type=file]").set_input_files(path)
         return await self._entities(before)
+
+    async def keep_evidence(self, folder: Path) -> None:
+        """What the user saw and the browser logged, in folder/session-INDEX[-N]: a screenshot,
+        the page's HTML, the console, the failed requests and the WebSockets."""
+        self._kept += 1
+        suffix = f"-{self._kept}" if self._kept > 1 else ""
+        target = folder / f"session-{self.index}{suffix}"
+        self.log.write(target)
+        if self._page is None:
+            return
+        with suppress(PlaywrightError):
+            await self._page.screenshot(path=target / "screenshot.png", full_page=True)
+            (target / "page.html").write_text(
+                f"<!-- {self._page.url} -->\n" + await self._page.content()
+            )
 
     async def close(self) -> None:
         if self._context is not None:
@@ -410,6 +447,8 @@ async def _steps(
 async def _result(
     session: Session, found: list[Entities], error: str | None, seconds: float
 ) -> SessionResult:
+    if error is not None and _evidence.folder is not None:
+        await session.keep_evidence(_evidence.folder)
     try:
         cookie = await session.cookie()
     except PlaywrightError:
