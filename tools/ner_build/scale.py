@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,17 +148,22 @@ def first_change(
     )
 
 
-def longest_bad_stretch(samples: Sequence[tuple[float, int]]) -> float:
-    longest, started = 0.0, None
+def bad_stretch(samples: Sequence[tuple[float, int]]) -> tuple[float, list[int]]:
+    """The longest run of bad samples (5xx or no answer): its seconds, and the statuses seen
+    in it, which tell a replica's 503 from a load balancer that did not answer (0)."""
+    longest: tuple[float, list[int]] = (0.0, [])
+    started, seen = None, []
     for at, status in samples:
         bad = not 200 <= status < 400
-        if bad and started is None:
-            started = at
-        elif not bad and started is not None:
-            longest, started = max(longest, at - started), None
+        if bad:
+            started = at if started is None else started
+            seen.append(status)
+        elif started is not None:
+            longest = max(longest, (round(at - started, 2), seen), key=lambda item: item[0])
+            started, seen = None, []
     if started is not None and samples:
-        longest = max(longest, samples[-1][0] - started)
-    return round(longest, 2)
+        longest = max(longest, (round(samples[-1][0] - started, 2), seen), key=lambda x: x[0])
+    return longest
 
 
 RUNTIME_API = (
@@ -261,13 +267,17 @@ def kill_replica(setup: Setup) -> Outcome:
     check_sessions(outcome, used, 9)
     check_sessions(outcome, others, others["total"])
     check_sessions(outcome, new, 3)
-    outage = longest_bad_stretch(answers.samples)
-    outcome.require(outage <= CHECK_INTERVAL_S, f"the LB answered 5xx for {outage} s")
+    outage, statuses = bad_stretch(answers.samples)
+    outcome.require(
+        outage <= CHECK_INTERVAL_S,
+        f"the LB answered 5xx for {outage} s (statuses {sorted(set(statuses))}; 0: no answer)",
+    )
     outcome.figures = {
         "crashed": victim,
         "dropped_s": dropped,
         "recovered_s": None if back is None else round((dropped or 0) + back, 2),
         "longest_5xx_s": outage,
+        "longest_5xx_statuses": dict(Counter(map(str, statuses))),
         "other_sessions": others,
         "new_sessions": new,
         "sessions_of_crashed_replica": moved,

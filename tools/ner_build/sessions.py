@@ -40,6 +40,12 @@ from ner_build.evidence import BrowserLog
 REPLICA_HEADER = "x-ner-replica"  # Playwright gives header names in lower case
 COOKIE = "NER_REPLICA"
 TIMEOUT_S = 30.0
+# Pages loading at once. Every session is a fresh browser context with an empty cache, and a
+# cold Streamlit page is about 60 requests and 2.6 MB of scripts: 12 of them at once kept
+# Chromium and three replicas on 2 cores past 30 s (nox -s scale's affinity scenario, seen in
+# its build/failures/ evidence). Users do not all press Enter in the same instant either; once
+# open, every session works at the same time.
+OPENING = 3
 
 Entity = tuple[str, str]  # (text, label), as the page highlights it
 Entities = tuple[Entity, ...]
@@ -238,9 +244,11 @@ class Session:
         uploads: Path,
         timeout_s: float = TIMEOUT_S,
         cookie_name: str = COOKIE,
+        opening: asyncio.Semaphore | None = None,
     ) -> None:
         self.browser, self.base_url, self.index = browser, base_url, index
         self.uploads, self.timeout_s, self.cookie_name = uploads, timeout_s, cookie_name
+        self._opening = opening or asyncio.Semaphore(1)  # page loads at once, shared
         self.replicas: set[str] = set()
         self.failure: str | None = None  # set when open() failed
         self._context: BrowserContext | None = None
@@ -264,7 +272,8 @@ class Session:
         self._page = await self._context.new_page()
         self._page.on("response", self._note_replica)
         self._page.on("requestfailed", self._note_failure)
-        await self._step("the page's Text area", self._load())
+        async with self._opening:
+            await self._step("the page's Text area", self._load())
 
     async def _load(self) -> None:
         await self.page.goto(self.base_url)
@@ -501,10 +510,14 @@ async def _start(
     """Launch Chromium and make count sessions (not yet open); all closed with the stack."""
     browser = await stack.enter_async_context(launch())
     uploads = stack.enter_context(private_folder())
+    opening = asyncio.Semaphore(OPENING)
     sessions = [
-        Session(browser, base_url, i, uploads=uploads, timeout_s=timeout_s, cookie_name=cookie_name)
+        Session(
+            browser, base_url, i, uploads=uploads, timeout_s=timeout_s, cookie_name=cookie_name,
+            opening=opening,
+        )
         for i in range(count)
-    ]
+    ]  # fmt: skip
     for session in sessions:
         stack.push_async_callback(session.close)
     return sessions

@@ -96,9 +96,9 @@ def test_up_servers_are_the_running_ones_with_an_address() -> None:
 
 def test_longest_bad_stretch_counts_5xx_and_no_answer() -> None:
     samples = [(0.0, 200), (1.0, 503), (1.5, 0), (2.5, 200), (3.0, 502), (3.2, 200)]
-    assert scale.longest_bad_stretch(samples) == 1.5
-    assert scale.longest_bad_stretch([(0.0, 200), (1.0, 302)]) == 0.0
-    assert scale.longest_bad_stretch([(0.0, 200), (1.0, 503), (4.0, 503)]) == 3.0
+    assert scale.bad_stretch(samples)[0] == 1.5
+    assert scale.bad_stretch([(0.0, 200), (1.0, 302)])[0] == 0.0
+    assert scale.bad_stretch([(0.0, 200), (1.0, 503), (4.0, 503)])[0] == 3.0
 
 
 def test_busiest_replica_and_its_refusal() -> None:
@@ -151,3 +151,10 @@ def test_a_sampler_keeps_what_its_probe_returned() -> None:
         scale.wait_until(lambda: len(sampler.samples) >= 3, 5, "three samples")
     assert [value for _, value in sampler.samples[:3]] == [0, 1, 2]
     assert sampler.samples[0][0] <= sampler.samples[1][0] <= sampler.samples[2][0]
+
+
+def test_the_longest_bad_stretch_names_its_statuses() -> None:
+    samples = [(0.0, 200), (1.0, 503), (1.5, 0), (2.0, 200), (3.0, 502), (3.2, 200)]
+    assert scale.bad_stretch(samples) == (1.0, [503, 0])
+    assert scale.bad_stretch([(0.0, 200)]) == (0.0, [])
+    assert scale.bad_stretch([(0.0, 0), (2.5, 0)]) == (2.5, [0, 0])
