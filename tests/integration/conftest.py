@@ -30,7 +30,7 @@ from ner_build.docker import START_ENGINE_HINT, Docker
 from ner_build.errors import CheckFailed
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult, result_path
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy
 
@@ -191,21 +191,26 @@ def read_in(container: DockerContainer, path: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """pytest-playwright keeps a trace and a screenshot of every failing browser test, under
-    build/failures/NER_EVIDENCE_LABEL/ (one pytest run's label: integration, engine-podman...),
-    unless told otherwise on the command line."""
-    defaults = {"tracing": "retain-on-failure", "screenshot": "only-on-failure"}
-    for option, value in defaults.items():
-        if getattr(config.option, option, None) == "off":
-            setattr(config.option, option, value)
-    if getattr(config.option, "output", None) == "test-results":
-        label = os.environ.get("NER_EVIDENCE_LABEL") or "integration"
-        config.option.output = str(evidence.EVIDENCE / label)
-    config.option.full_page_screenshot = True
+    """This run's evidence folder starts empty (see ner_build.evidence)."""
+    shutil.rmtree(evidence.run_folder(), ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    """Each phase's report on the test (rep_setup, rep_call), for the evidence fixtures."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
 
 
 @pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def chromium_browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium in a network namespace of its own (ner_build.browser), bridged to
     this host's loopback: containers starting here cannot abort its page loads."""
     try:
@@ -214,6 +219,12 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         pytest.fail(str(error), pytrace=False)
     with chromium.launch(playwright) as launched:
         yield launched
+
+
+@pytest.fixture
+def evidence_folder(request: pytest.FixtureRequest) -> Path:
+    """Where this test's evidence goes, should it fail."""
+    return evidence.folder_of(request.node.nodeid)
 
 
 class Involved:
@@ -246,20 +257,20 @@ def involved() -> Involved:
 
 
 def failed(request: pytest.FixtureRequest) -> bool:
-    """Whether the test's setup or call failed (pytest-playwright records the reports)."""
+    """Whether the test's setup or call failed (pytest_runtest_makereport keeps the reports)."""
     reports = (getattr(request.node, f"rep_{when}", None) for when in ("setup", "call"))
     return any(report is not None and report.failed for report in reports)
 
 
 @pytest.fixture(autouse=True)
 def keep_container_evidence(
-    request: pytest.FixtureRequest, involved: Involved, output_path: str
+    request: pytest.FixtureRequest, involved: Involved, evidence_folder: Path
 ) -> Iterator[None]:
     """On failure: the log and inspect of every container the test's fixtures started."""
     yield
     if failed(request):
         for container, docker in list(involved.containers.items()):
-            evidence.keep_container(docker, container, Path(output_path) / "containers")
+            evidence.keep_container(docker, container, evidence_folder / "containers")
     involved.end_test()
 
 
@@ -268,29 +279,32 @@ OpenPage = Callable[..., Page]
 
 @pytest.fixture
 def open_page(
-    new_context: Callable[..., BrowserContext], request: pytest.FixtureRequest, output_path: str
+    chromium_browser: Browser, request: pytest.FixtureRequest, evidence_folder: Path
 ) -> Iterator[OpenPage]:
-    """open_page(address, **context_args): a page of the app at address, its text area shown.
-    On failure its HTML, console and failed requests are kept beside pytest-playwright's trace
-    and screenshot."""
-    logs: list[tuple[evidence.BrowserLog, BrowserContext]] = []
+    """open_page(address, **context_args): a page of the app at address, its text area shown,
+    in a browser context of its own that Playwright traces. On failure each context keeps its
+    trace, screenshots, pages, console and failed requests (evidence.keep_browser)."""
+    opened: list[tuple[BrowserContext, evidence.BrowserLog]] = []
 
     def open_(address: str, **context_args: Any) -> Page:
-        context = new_context(**context_args)
+        context = chromium_browser.new_context(**context_args)
+        context.tracing.start(screenshots=True, snapshots=True, sources=True)
         log = evidence.BrowserLog()
         log.watch(context)
-        logs.append((log, context))
+        opened.append((context, log))
         page = context.new_page()
         page.goto(address)
         page.get_by_label("Text").wait_for(timeout=PAGE_TIMEOUT_MS)
         return page
 
     yield open_
-    if failed(request):
-        for number, (log, context) in enumerate(logs, 1):
-            folder = Path(output_path) / f"browser-{number}"
-            log.write(folder)
-            evidence.keep_pages(context.pages, folder)
+    keep = failed(request)
+    for number, (context, log) in enumerate(opened, 1):
+        if keep:
+            evidence.keep_browser(context, log, evidence_folder / f"browser-{number}")
+        else:
+            context.tracing.stop()
+        context.close()
 
 
 @dataclass(frozen=True)
@@ -349,7 +363,12 @@ def good(
     built: BuildResult, keys: Keys, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Path]:
     """A bundle of the built image with its sources (`nox -s bundle -- --with-sources`),
-    signed with the vendor's key, its .tar beside it; removed afterwards (800 MB)."""
+    signed with the vendor's key, its .tar beside it; removed afterwards (800 MB). Or the one
+    NER_TEST_BUNDLE names, which nox -s browser-loop makes once for all its rounds."""
+    given = os.environ.get("NER_TEST_BUNDLE")
+    if given:
+        yield Path(given)
+        return
     parent = tmp_path_factory.mktemp("bundle")
     argv = [f"--key={keys.vendor}", f"--output={parent / 'ner-app'}", "--with-sources", "--force"]
     try:

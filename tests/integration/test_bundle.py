@@ -212,7 +212,7 @@ def wait_ready(engine: OfflineEngine, address: str) -> None:
 
 
 @pytest.fixture
-def browser(playwright: Playwright, engine: OfflineEngine) -> Iterator[Browser]:
+def chromium_browser(playwright: Playwright, engine: OfflineEngine) -> Iterator[Browser]:
     """Chromium bridged to the loopback of the engine's network namespace, where the bundle's
     container publishes its port (instead of the host's, as for the other tests)."""
     with (

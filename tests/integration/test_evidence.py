@@ -42,9 +42,13 @@ def test_the_page(open_page, app, outcome):
 def run_inner(folder: Path, output: Path) -> subprocess.CompletedProcess[str]:
     (folder / "conftest.py").write_text(INNER_CONFTEST)
     (folder / "test_inner.py").write_text(INNER_TESTS)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tools")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tools")]),
+        "NER_EVIDENCE": str(output),
+    }
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--output={output}", "-q"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -60,12 +64,12 @@ def test_a_failing_browser_test_leaves_trace_page_console_network_and_container(
     done = run_inner(tmp_path, output)
     assert "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
     kept = [folder for folder in output.iterdir() if folder.is_dir()]
-    assert [folder.name for folder in kept] == ["test-inner-py-test-the-page-chromium-fails"]
+    assert [folder.name for folder in kept] == ["test_inner.py-test_the_page-fails"]
     folder = kept[0]
-    with zipfile.ZipFile(folder / "trace.zip") as trace:
-        assert any(name.endswith(".trace") for name in trace.namelist())
-    assert (folder / "test-failed-1.png").read_bytes().startswith(b"\x89PNG")
     browser = folder / "browser-1"
+    with zipfile.ZipFile(browser / "trace.zip") as trace:
+        assert any(name.endswith(".trace") for name in trace.namelist())
+    assert (browser / "screenshot-1.png").read_bytes().startswith(b"\x89PNG")
     assert "Named entities" in (browser / "page-1.html").read_text()
     assert "error: evidence: a console error" in (browser / "console.txt").read_text()
     assert "http://127.0.0.1:9/nobody-answers" in (browser / "failed-requests.txt").read_text()

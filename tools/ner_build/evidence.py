@@ -1,21 +1,24 @@
 """What a failing test leaves behind to tell why: one folder per test under build/failures/.
 
-A browser test's folder holds Playwright's trace (trace.zip: `playwright show-trace` replays
-it, with DOM snapshots, console and network), a screenshot, the page's HTML, the browser
-console with page errors, the requests the browser gave up on with their error (e.g.
-`net::ERR_NETWORK_CHANGED`) and its WebSockets' lives. A container test's folder holds each
-involved container's log and `inspect`. A failing `nox -s scale` scenario keeps the same for
-each failed browser session and every container of the deployment. The test command names the
-folders at the end of its run (`report`).
+Each pytest run has a folder of its own, named by NER_EVIDENCE_LABEL (integration, engine-podman,
+loop-default...). In it, a failing browser test's folder holds, for each browser context it
+opened, Playwright's trace (trace.zip: `playwright show-trace` replays it with DOM snapshots,
+console and network, as pytest-playwright records it), a screenshot and the HTML of each page,
+the browser console with page errors, the requests the browser gave up on with their error
+(e.g. `net::ERR_NETWORK_CHANGED`) and its WebSockets' lives; a container test's folder holds
+each involved container's log and `inspect`. A failing `nox -s scale` scenario keeps the same
+for each failed browser session and every container of the deployment. The test command names
+the folders at the end of its run (`report`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +27,25 @@ from ner_build.docker import Docker
 from ner_build.paths import BUILD
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Page, Request, WebSocket
+    from playwright.sync_api import BrowserContext, ConsoleMessage, Request, WebSocket
 
 EVIDENCE = BUILD / "failures"
 LOG_TAIL = 2000  # lines of a container's log kept
+MAX_NAME = 120  # characters of a test's folder name: paths stay short under a deep checkout
+
+
+def run_folder(env: Mapping[str, str] = os.environ) -> Path:
+    """This pytest run's folder: NER_EVIDENCE (a whole path) or build/failures/LABEL."""
+    if env.get("NER_EVIDENCE"):
+        return Path(env["NER_EVIDENCE"])
+    return EVIDENCE / (env.get("NER_EVIDENCE_LABEL") or "integration")
+
+
+def folder_of(nodeid: str, env: Mapping[str, str] = os.environ) -> Path:
+    """A test's folder in its run's, named for the test: test_browser.py-test_x-a-b."""
+    path, _, test = nodeid.partition("::")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(path).name}::{test}").strip("-")
+    return run_folder(env) / name[:MAX_NAME]
 
 
 def clear() -> None:
@@ -90,15 +108,21 @@ class BrowserLog:
         (folder / "websockets.txt").write_text("\n".join(self.websockets) + "\n")
 
 
-def keep_pages(pages: Iterable[Page], folder: Path) -> None:
-    """The HTML of each open page (a screenshot comes with the trace and pytest-playwright)."""
+def keep_browser(context: BrowserContext, log: BrowserLog, folder: Path) -> None:
+    """A browser context's trace (its tracing started), a screenshot and the HTML of each of
+    its pages, and its log."""
+    from playwright.sync_api import Error as PlaywrightError  # script/up imports this module
+
     folder.mkdir(parents=True, exist_ok=True)
-    for number, page in enumerate(pages, 1):
+    log.write(folder)
+    for number, page in enumerate(context.pages, 1):
         try:
+            page.screenshot(path=folder / f"screenshot-{number}.png", full_page=True, timeout=5000)
             html = page.content()
-        except Exception as error:  # a crashed page says so instead of hiding the rest
-            html = f"<!-- the page's HTML could not be read: {error} -->"
+        except PlaywrightError as error:  # a crashed page says so instead of hiding the rest
+            html = f"<!-- the page could not be read: {error} -->"
         (folder / f"page-{number}.html").write_text(f"<!-- {page.url} -->\n{html}")
+    context.tracing.stop(path=folder / "trace.zip")
 
 
 def keep_container(docker: Docker, container: str, folder: Path) -> None:

@@ -8,31 +8,35 @@ from ner_build import browser_loop, engines
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4">
-<testcase classname="t" name="a[1-2]" time="1.0"/>
-<testcase classname="t" name="a[2-2]" time="1.0"><failure message="x">boom</failure></testcase>
-<testcase classname="t" name="b[1-2]" time="1.0"><error message="y">setup</error></testcase>
-<testcase classname="t" name="b[2-2]" time="1.0"><system-out>ok</system-out></testcase>
+<testcase classname="t" name="a" time="1.0"/>
+<testcase classname="t" name="b" time="1.0"><failure message="x">boom</failure></testcase>
+<testcase classname="t" name="c" time="1.0"><error message="y">setup</error></testcase>
+<testcase classname="t" name="d" time="1.0"><system-out>ok</system-out></testcase>
 </testsuite></testsuites>
 """
 
 
-def test_a_tally_counts_passes_failures_and_errors(tmp_path: Path) -> None:
-    junit = tmp_path / "default.xml"
+def test_a_tally_counts_passes_failures_and_errors_and_names_the_round(tmp_path: Path) -> None:
+    junit = tmp_path / "default-3.xml"
     junit.write_text(JUNIT)
-    counted = browser_loop.tally("default", junit)
-    assert (counted.runs, counted.failed, counted.errors) == (4, 1, 1)
-    assert not counted.clean
+    tally = browser_loop.Tally("default")
+    tally.add(junit, 3)
+    assert (tally.runs, tally.passed, tally.failed, tally.errors) == (4, 2, 1, 1)
+    assert tally.failing_rounds == [3]
+    assert not tally.clean
 
 
-def test_system_output_is_not_an_outcome_and_no_runs_is_not_clean(tmp_path: Path) -> None:
-    junit = tmp_path / "x.xml"
-    junit.write_text(
-        JUNIT.replace("<failure", "<system-err")
-        .replace("</failure>", "</system-err>")
-        .replace('<error message="y">setup</error>', "")
-    )
-    assert browser_loop.tally("x", junit).clean
-    assert not browser_loop.Tally("x", 0, 0, 0, 0).clean
+def test_clean_rounds_add_up_and_a_missing_report_is_an_error(tmp_path: Path) -> None:
+    junit = tmp_path / "ok.xml"
+    junit.write_text(JUNIT.replace('<failure message="x">boom</failure>', "").replace(
+        '<error message="y">setup</error>', "<system-err>noise</system-err>"))  # fmt: skip
+    tally = browser_loop.Tally("podman")
+    tally.add(junit, 1)
+    tally.add(junit, 2)
+    assert (tally.runs, tally.passed, tally.clean) == (8, 8, True)
+    tally.add(tmp_path / "never-written.xml", 3)
+    assert (tally.errors, tally.failing_rounds, tally.clean) == (1, [3], False)
+    assert not browser_loop.Tally("none").clean
 
 
 def test_the_bundle_test_runs_on_the_default_engine_only() -> None:

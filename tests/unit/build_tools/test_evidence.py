@@ -34,3 +34,12 @@ def test_a_browser_log_keeps_console_and_failed_requests_with_their_times(
     log.write(tmp_path)
     assert (tmp_path / "console.txt").read_text() == "   1.000s error: boom\n"
     assert "net::ERR_NETWORK_CHANGED" in (tmp_path / "failed-requests.txt").read_text()
+
+
+def test_a_tests_folder_is_named_for_it_in_its_runs_folder() -> None:
+    nodeid = "tests/integration/test_browser.py::test_x[a b/c]"
+    folder = evidence.folder_of(nodeid, {"NER_EVIDENCE_LABEL": "engine-podman"})
+    assert folder == evidence.EVIDENCE / "engine-podman" / "test_browser.py-test_x-a-b-c"
+    assert evidence.folder_of(nodeid, {}).parent == evidence.EVIDENCE / "integration"
+    assert evidence.folder_of(nodeid, {"NER_EVIDENCE": "/x/y"}).parent == Path("/x/y")
+    assert len(evidence.folder_of("t.py::" + "x" * 500, {}).name) == evidence.MAX_NAME
