@@ -71,11 +71,17 @@ def show_results(nlp: Language, text: str) -> None:
     st.dataframe([vars(entity) for entity in shown], hide_index=True)
     st.subheader("Counts per label")
     st.dataframe([{"label": k, "count": v} for k, v in counts.items()], hide_index=True)
-    left, right = st.columns(2)
+    left, right = st.columns(2)  # a download changes nothing: the page need not run again
     left.download_button(
-        "Download JSON", export.to_json(shown), "entities.json", "application/json"
+        "Download JSON",
+        export.to_json(shown),
+        "entities.json",
+        "application/json",
+        on_click="ignore",
     )
-    right.download_button("Download CSV", export.to_csv(shown), "entities.csv", "text/csv")
+    right.download_button(
+        "Download CSV", export.to_csv(shown), "entities.csv", "text/csv", on_click="ignore"
+    )
 
 
 def label_filter(text: str, labels: list[str]) -> list[str]:
@@ -164,11 +170,13 @@ def run_batch_mode(nlp: Language, settings: Settings) -> None:
     st.dataframe([{"label": k, "count": v} for k, v in counts.items()], hide_index=True)
     left, right = st.columns(2)
     left.download_button(
-        "Download CSV", export.rows_to_csv(shown, BATCH_COLUMNS), "entities.csv", "text/csv"
-    )
+        "Download CSV", export.rows_to_csv(shown, BATCH_COLUMNS), "entities.csv", "text/csv",
+        on_click="ignore",
+    )  # fmt: skip
     right.download_button(
-        "Download JSONL", export.to_jsonl(shown), "entities.jsonl", "application/x-ndjson"
-    )
+        "Download JSONL", export.to_jsonl(shown), "entities.jsonl", "application/x-ndjson",
+        on_click="ignore",
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -203,13 +203,15 @@ def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     setattr(item, f"rep_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's sync API, for one module: while it runs, its event loop occupies the main
+    thread, and the session driver's asyncio.run (test_sessions) cannot start."""
     with sync_playwright() as started:
         yield started
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium in a network namespace of its own (ner_build.browser), bridged to
     this host's loopback: containers starting here cannot abort its page loads."""
