@@ -127,7 +127,8 @@ def base_image_replay(session: nox.Session) -> None:
     """Replay a Debian-built base from its archive record: the same image ID, and a version
     the archive no longer serves refused (root, debuerreotype, a Debian mirror; ~4 min)."""
     install_locked(session)
-    session.run("pytest", BASE_REPLAY_TEST, *session.posargs, env=TOOLS_ENV)
+    env = {**TOOLS_ENV, "NER_EVIDENCE_LABEL": "base-image-replay"}  # build/failures/ of its own
+    session.run("pytest", BASE_REPLAY_TEST, *session.posargs, env=env)
 
 
 @nox.session

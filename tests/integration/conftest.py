@@ -89,7 +89,7 @@ def neighbour(docker_client: docker.DockerClient, built: BuildResult) -> Iterato
     image under test (by ID), and another tag on that image. The suite must leave both as they
     were: it never stops, removes or untags what it did not make."""
     tag = f"{NEIGHBOUR}:same-id"
-    docker_client.images.get(built.image_id).tag(tag)
+    docker_client.images.get(built.image_id).tag(NEIGHBOUR, "same-id")  # (Podman: not in one)
     running = docker_client.containers.run(built.image_id, detach=True, name=NEIGHBOUR, **HARDENED)
     yield
     problems = []

@@ -101,7 +101,11 @@ def core_tests(result: Path, env: Mapping[str, str], pytest_args: Sequence[str])
         process.stream(
             [sys.executable, "-m", "pytest", *engines.CORE_TESTS, *pytest_args],
             cwd=ROOT,
-            env={**env, "NER_BUILD_RESULT": str(result)},
+            env={
+                **env,
+                "NER_BUILD_RESULT": str(result),
+                "NER_EVIDENCE_LABEL": f"arm64-{result.stem}",
+            },
         )
     except FailedProcessError:
         return False
