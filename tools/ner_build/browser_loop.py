@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ner_build import bundle, console, engines, process
+from ner_build import bundle, console, engines, evidence, process
 from ner_build.errors import CheckFailed, FailedProcessError
 from ner_build.paths import BUILD, ROOT
 
@@ -78,12 +79,10 @@ def one_round(setup: engines.EngineSetup, round_: int, bundle_folder: Path) -> P
     if not record.is_file():
         raise CheckFailed(f"No image of {setup.name} recorded at {record}: run `nox -s engines`.")
     junit = WORK / f"{setup.name}-{round_}.xml"
-    env = {
-        **setup.env,
-        "NER_BUILD_RESULT": str(record),
-        "NER_EVIDENCE_LABEL": f"loop-{setup.name}-{round_}",
-        "NER_TEST_BUNDLE": str(bundle_folder),
-    }
+    env = evidence.labelled(
+        {**setup.env, "NER_BUILD_RESULT": str(record), "NER_TEST_BUNDLE": str(bundle_folder)},
+        f"loop-{setup.name}-{round_}",
+    )
     pytest = [sys.executable, "-m", "pytest", *tests_for(setup), "-q", f"--junitxml={junit}"]
     with suppress(FailedProcessError):  # the counts say what failed, build/failures/ why
         process.stream(pytest, cwd=ROOT, env=env)
@@ -96,8 +95,18 @@ def make_bundle(folder: Path) -> Path:
     if not key.exists():
         folder.mkdir(parents=True, exist_ok=True)
         process.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "loop", "-f", key])
-    argv = [f"--key={key}", f"--output={folder / 'ner-app'}", "--force"]
+    argv = [f"--key={key}", f"--output={fresh_output(folder)}", "--force"]
     return bundle.make(bundle.parse(argv, dict(os.environ)))
+
+
+def fresh_output(folder: Path) -> Path:
+    """Where the bundle goes, with what an earlier loop left there removed (the loop's own
+    folder: `nox -s bundle` refuses an --output that is not empty, rightly, for a user's)."""
+    output = folder / "ner-app"
+    shutil.rmtree(output, ignore_errors=True)
+    shutil.rmtree(output.with_name("ner-app.partial"), ignore_errors=True)
+    output.with_name("ner-app.tar").unlink(missing_ok=True)
+    return output
 
 
 @contextmanager

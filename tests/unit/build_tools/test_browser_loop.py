@@ -44,3 +44,14 @@ def test_the_bundle_test_runs_on_the_default_engine_only() -> None:
     podman = engines.EngineSetup("podman", {"DOCKER": "podman"})
     assert browser_loop.BUNDLE_TEST in browser_loop.tests_for(default)
     assert browser_loop.tests_for(podman) == browser_loop.BROWSER_TESTS
+
+
+def test_a_second_loop_replaces_the_first_loops_bundle_and_keeps_its_key(tmp_path: Path) -> None:
+    (tmp_path / "ner-app").mkdir()
+    (tmp_path / "ner-app" / "image.tar").write_text("from the first loop")
+    (tmp_path / "ner-app.partial").mkdir()
+    (tmp_path / "ner-app.tar").write_text("from the first loop")
+    (tmp_path / "vendor-key").write_text("key")
+    output = browser_loop.fresh_output(tmp_path)
+    assert output == tmp_path / "ner-app"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vendor-key"]
