@@ -14,7 +14,7 @@ import nox
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "tools"))
-from ner_build import bootstrap  # noqa: E402 (standard library only)
+from ner_build import bootstrap, evidence  # noqa: E402 (standard library only)
 
 # uv when it is installed (script/up and script/test install it), else virtualenv.
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -127,7 +127,7 @@ def base_image_replay(session: nox.Session) -> None:
     """Replay a Debian-built base from its archive record: the same image ID, and a version
     the archive no longer serves refused (root, debuerreotype, a Debian mirror; ~4 min)."""
     install_locked(session)
-    env = {**TOOLS_ENV, "NER_EVIDENCE_LABEL": "base-image-replay"}  # build/failures/ of its own
+    env = evidence.labelled(TOOLS_ENV, "base-image-replay")
     session.run("pytest", BASE_REPLAY_TEST, *session.posargs, env=env)
 
 

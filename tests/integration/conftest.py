@@ -88,8 +88,9 @@ def neighbour(docker_client: docker.DockerClient, built: BuildResult) -> Iterato
     """A user's work beside the suite, as `script/up` leaves it: the app running from the very
     image under test (by ID), and another tag on that image. The suite must leave both as they
     were: it never stops, removes or untags what it did not make."""
-    tag = f"{NEIGHBOUR}:same-id"
-    docker_client.images.get(built.image_id).tag(NEIGHBOUR, "same-id")  # (Podman: not in one)
+    repository, name = NEIGHBOUR, "same-id"  # (Podman's compat API: not as one "repo:tag")
+    docker_client.images.get(built.image_id).tag(repository, name)
+    tag = f"{repository}:{name}"
     running = docker_client.containers.run(built.image_id, detach=True, name=NEIGHBOUR, **HARDENED)
     yield
     problems = []

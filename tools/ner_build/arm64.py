@@ -37,6 +37,7 @@ from ner_build import (
     bundle,
     console,
     engines,
+    evidence,
     multiplatform,
     process,
     reproduce,
@@ -101,11 +102,7 @@ def core_tests(result: Path, env: Mapping[str, str], pytest_args: Sequence[str])
         process.stream(
             [sys.executable, "-m", "pytest", *engines.CORE_TESTS, *pytest_args],
             cwd=ROOT,
-            env={
-                **env,
-                "NER_BUILD_RESULT": str(result),
-                "NER_EVIDENCE_LABEL": f"arm64-{result.stem}",
-            },
+            env=evidence.labelled({**env, "NER_BUILD_RESULT": str(result)}, f"arm64-{result.stem}"),
         )
     except FailedProcessError:
         return False

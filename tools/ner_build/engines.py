@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ner_build import base_image, build, compare, console, process
+from ner_build import base_image, build, compare, console, evidence, process
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, FailedProcessError
 from ner_build.paths import BUILD, ROOT
@@ -137,7 +137,7 @@ def test_on(setup: EngineSetup, pytest_args: Sequence[str]) -> bool:
         process.stream(
             [sys.executable, "-m", "pytest", *CORE_TESTS, *pytest_args],
             cwd=ROOT,
-            env={**setup.env, "NER_EVIDENCE_LABEL": f"engine-{setup.name}"},  # build/failures/
+            env=evidence.labelled(setup.env, f"engine-{setup.name}"),
         )
     except FailedProcessError:
         return False

@@ -32,13 +32,19 @@ if TYPE_CHECKING:
 EVIDENCE = BUILD / "failures"
 LOG_TAIL = 2000  # lines of a container's log kept
 MAX_NAME = 120  # characters of a test's folder name: paths stay short under a deep checkout
+LABEL = "NER_EVIDENCE_LABEL"  # names a pytest run's folder
+
+
+def labelled(env: Mapping[str, str], label: str) -> dict[str, str]:
+    """env for a pytest run that keeps its evidence in build/failures/LABEL/ (engine-podman...)."""
+    return {**env, LABEL: label}
 
 
 def run_folder(env: Mapping[str, str] = os.environ) -> Path:
     """This pytest run's folder: NER_EVIDENCE (a whole path) or build/failures/LABEL."""
     if env.get("NER_EVIDENCE"):
         return Path(env["NER_EVIDENCE"])
-    return EVIDENCE / (env.get("NER_EVIDENCE_LABEL") or "integration")
+    return EVIDENCE / (env.get(LABEL) or "integration")
 
 
 def folder_of(nodeid: str, env: Mapping[str, str] = os.environ) -> Path:

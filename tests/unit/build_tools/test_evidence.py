@@ -38,7 +38,7 @@ def test_a_browser_log_keeps_console_and_failed_requests_with_their_times(
 
 def test_a_tests_folder_is_named_for_it_in_its_runs_folder() -> None:
     nodeid = "tests/integration/test_browser.py::test_x[a b/c]"
-    folder = evidence.folder_of(nodeid, {"NER_EVIDENCE_LABEL": "engine-podman"})
+    folder = evidence.folder_of(nodeid, evidence.labelled({}, "engine-podman"))
     assert folder == evidence.EVIDENCE / "engine-podman" / "test_browser.py-test_x-a-b-c"
     assert evidence.folder_of(nodeid, {}).parent == evidence.EVIDENCE / "integration"
     assert evidence.folder_of(nodeid, {"NER_EVIDENCE": "/x/y"}).parent == Path("/x/y")
