@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -169,11 +170,26 @@ def memory_mb(docker: Docker, containers: list[str]) -> dict[str, float]:
     return {row["Name"]: stats_memory_mb(row["MemUsage"]) for row in rows}
 
 
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="nox -s stack-file --",
+        description="Write deploy/compose.yaml as `docker stack deploy` reads it.",
+    )
+    default = BUILD / "stack.yaml"
+    cli.add_argument(
+        "output",
+        nargs="?",
+        type=Path,
+        default=default,
+        help=f"where to write it (default {default})",
+    )
+    return cli
+
+
 def main(argv: list[str] | None = None) -> int:
     """`nox -s stack-file -- [OUTPUT]`: write the swarm stack file (default build/stack.yaml)."""
-    args = sys.argv[1:] if argv is None else argv
-    target = Path(args[0]) if args else BUILD / "stack.yaml"
-    print(stack_file(COMPOSE_FILE, target))
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    print(stack_file(COMPOSE_FILE, args.output))
     return 0
 
 

@@ -212,9 +212,24 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="build the image and serve the app")
-    up.add_argument("--port", type=int, default=int(os.environ.get("NER_PORT", "8501")))
-    up.add_argument("--name", default=os.environ.get("NER_CONTAINER", "ner-app"))
+    up = commands.add_parser(
+        "up",
+        help="build the image and serve the app",
+        description="Build the image (stand-ins allowed where this host has no registry), run "
+        "it hardened and wait until the app answers; it keeps running after this returns.",
+    )
+    up.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("NER_PORT", "8501")),
+        help="the host port to serve on (default: NER_PORT, else 8501)",
+    )
+    up.add_argument(
+        "--name",
+        default=os.environ.get("NER_CONTAINER", "ner-app"),
+        help="the container's name (default: NER_CONTAINER, else ner-app); one of that name "
+        "that script/up started is replaced, anyone else's is left alone",
+    )
     commands.add_parser(
         "test", help="every check CI runs; arguments go to nox (script/test -s lint)"
     )

@@ -16,6 +16,7 @@ Each finding names the object, the field and what to do. `nox -s lint` runs it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -349,12 +350,24 @@ def default_kustomizations() -> list[Path]:
     return sorted(path.parent for path in OVERLAYS.glob("*/kustomization.yaml"))
 
 
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m ner_build.k8s",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cli.add_argument(
+        "kustomizations",
+        nargs="*",
+        type=Path,
+        help="folders holding a kustomization.yaml (default: every overlay)",
+    )
+    return cli
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if any(arg.startswith("-") for arg in args):
-        print(__doc__)
-        return 0 if set(args) <= {"-h", "--help"} else 2
-    paths = [Path(arg) for arg in args] or default_kustomizations()
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    paths = args.kustomizations or default_kustomizations()
     return console.run_main(lambda: print("\n".join(check(paths))))
 
 

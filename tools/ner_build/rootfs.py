@@ -13,6 +13,7 @@ images keep them), so a scanner sees which Debian packages are in the image.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -166,8 +167,25 @@ def settle_times(dest: Path, made_at: int) -> None:
             os.utime(path, (mtime, mtime), follow_symlinks=False)
 
 
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python3 rootfs.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cli.add_argument("dest", type=Path, help="the folder to fill (made if missing)")
+    cli.add_argument(
+        "trees",
+        type=Path,
+        nargs="*",
+        help="trees (the venv) whose extension modules' libraries to copy too",
+    )
+    return cli
+
+
 def main(argv: list[str]) -> int:
-    dest, trees = Path(argv[0]), [Path(tree) for tree in argv[1:]]
+    args = parser().parse_args(argv)
+    dest, trees = args.dest, args.trees
     paths = needed(trees)
     dest.mkdir(parents=True, exist_ok=True)
     copy(paths, dest)
