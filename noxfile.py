@@ -66,8 +66,10 @@ def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, mypy, hadolint, shellcheck, actionlint, zizmor, renovate.json's schema and
-    deploy/kubernetes (offline)."""
+    """Lint everything, offline: Python, Dockerfiles, shell, workflows, Renovate, Kubernetes.
+
+    ruff, mypy, hadolint, shellcheck, actionlint, zizmor, renovate.json's schema and
+    deploy/kubernetes (`python -m ner_build.k8s`)."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -124,8 +126,10 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(name="base-image-replay")
 def base_image_replay(session: nox.Session) -> None:
-    """Replay a Debian-built base from its archive record: the same image ID, and a version
-    the archive no longer serves refused (root, debuerreotype, a Debian mirror; ~4 min)."""
+    """Replay a Debian-built base from its archive record and get the same image ID.
+
+    A version the archive no longer serves is refused. Needs root, debuerreotype and a Debian
+    mirror; about 4 minutes."""
     install_locked(session)
     env = evidence.labelled(TOOLS_ENV, "base-image-replay")
     session.run("pytest", BASE_REPLAY_TEST, *session.posargs, env=env)
@@ -139,15 +143,17 @@ def reproduce(session: nox.Session) -> None:
 
 @nox.session
 def engines(session: nox.Session) -> None:
-    """Build on every engine (Docker 20.10, Docker 26 + buildx, Podman), require one image ID,
-    and run the core integration tests on each (`nox -s engines -- --help`)."""
+    """Build on every engine, require one image ID, run the core tests on each (options: -- --help).
+
+    The engines: Docker 20.10, Docker 26 + buildx, Podman."""
     run_tool(session, "ner_build.engines", groups="main,dev")
 
 
 @nox.session(name="browser-loop")
 def browser_loop(session: nox.Session) -> None:
-    """The browser tests 20 times on every engine while stress-ng keeps every core busy: the
-    proof that they do not flake (builds on every engine first; `-- --count N --no-stress`)."""
+    """Run the browser tests 20 times on every engine under stress-ng: proof of no flakes.
+
+    Builds on every engine first; `nox -s browser-loop -- --count N --no-stress`."""
     install_locked(session)
     env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}
     session.run("python", "-m", "ner_build.engines", "--no-tests", env=env)
@@ -156,23 +162,27 @@ def browser_loop(session: nox.Session) -> None:
 
 @nox.session
 def arm64(session: nox.Session) -> None:
-    """Build both platforms (arm64 under QEMU emulation) into one index, check it in a registry
-    and a bundle, prove arm64 reproducible and run the core integration tests on it
-    (`nox -s arm64 -- --compare` times the host's image beside it)."""
+    """Build amd64 and arm64 (under QEMU) into one index and prove arm64 (options: -- --help).
+
+    The index is checked in a registry and a bundle; arm64 is proven reproducible and runs the
+    core integration tests (`nox -s arm64 -- --compare` times the host's image beside it)."""
     run_tool(session, "ner_build.arm64", groups="main,dev")
 
 
 @nox.session
 def index(session: nox.Session) -> None:
-    """Join images built on other hosts, one per platform and pulled here, into one OCI index
-    (`nox -s index -- RECORD...`, each build's image.json), as the release job does."""
+    """Join images built on other hosts into one OCI index, as the release job does.
+
+    One image per platform, pulled here: `nox -s index -- RECORD...` (each build's image.json)."""
     run_tool(session, "ner_build.multiplatform")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure size, build, start, throughput and memory against benchmarks/seed.Dockerfile
-    (`-- --platforms`: size and time to ready of each platform's image instead)."""
+    """Measure size, build, start, throughput and memory beside the seed recipe.
+
+    The seed recipe is benchmarks/seed.Dockerfile; `-- --platforms` measures size and time to
+    ready of each platform's image instead. Options: `nox -s bench -- --help`."""
     run_tool(session, "ner_build.bench", groups="main,dev")
 
 
@@ -184,8 +194,10 @@ def lb_image(session: nox.Session) -> None:
 
 @nox.session
 def scale(session: nox.Session) -> None:
-    """3 replicas behind HAProxy (deploy/compose.yaml, then a swarm stack) driven by Chromium
-    sessions: affinity and its control, a replica crashed, a path prefix, a rolling update."""
+    """Run 3 replicas behind HAProxy and drive them with Chromium sessions (options: -- --help).
+
+    deploy/compose.yaml, then a swarm stack: affinity and its control, a replica crashed, a path
+    prefix, a rolling update."""
     run_tool(session, "ner_build.scale", groups="main,dev")
 
 
@@ -197,23 +209,26 @@ def stack_file(session: nox.Session) -> None:
 
 @nox.session
 def bundle(session: nox.Session) -> None:
-    """The built image as a signed folder and .tar for a customer with no registry
-    (`nox -s bundle -- --key KEY [--with-sources]`; check one: `-- --verify DIR`)."""
+    """Make the built image a signed folder and .tar for a customer with no registry.
+
+    `nox -s bundle -- --key KEY [--with-sources]`; check one: `-- --verify DIR`."""
     run_tool(session, "ner_build.bundle")
 
 
 @nox.session(name="rebuild-check")
 def rebuild_check(session: nox.Session) -> None:
-    """Compare the image just built with the published one and say whether to publish, with
-    the SBOM difference (`nox -s rebuild-check -- --published REF [--summary FILE]
-    [--github-output FILE]`)."""
+    """Compare the image just built with the published one: publish it or not, and why.
+
+    With the SBOM difference: `nox -s rebuild-check -- --published REF [--summary FILE]
+    [--github-output FILE]`."""
     run_tool(session, "ner_build.scheduled", groups="main,dev")
 
 
 @nox.session(name="scan-gate")
 def scan_gate(session: nox.Session) -> None:
-    """Fail on fixable CRITICAL findings of Trivy JSON reports, unless accepted for now
-    (`nox -s scan-gate -- REPORT.json... [--accepted security/accepted.toml]`)."""
+    """Fail on fixable CRITICAL findings of Trivy JSON reports unless accepted for now.
+
+    `nox -s scan-gate -- REPORT.json... [--accepted security/accepted.toml]`."""
     run_tool(session, "ner_build.scan")
 
 
@@ -221,6 +236,19 @@ def scan_gate(session: nox.Session) -> None:
 def publish(session: nox.Session) -> None:
     """Push the built image's tags to a registry (`nox -s publish -- --repository REPO`)."""
     run_tool(session, "ner_build.publish")
+
+
+@nox.session
+def tool(session: nox.Session) -> None:
+    """Run one tools/ner_build command with the locked tools: `nox -s tool -- compare --help`.
+
+    `nox -s tool -- MODULE ARGS` is `python -m ner_build.MODULE ARGS` in the locked venv."""
+    if not session.posargs:
+        session.error("Name the command: `nox -s tool -- compare --help` (tools/ner_build/*.py)")
+    install_locked(session, "main,dev")
+    module, *args = session.posargs
+    env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}
+    session.run("python", "-m", f"ner_build.{module}", *args, env=env)
 
 
 @nox.session
