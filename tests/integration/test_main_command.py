@@ -19,7 +19,7 @@ import pytest
 from ner_build import base_image
 from ner_build.docker import Docker
 from ner_build.errors import BaseImageUnavailable
-from ner_build.registry import free_port
+from ner_build.probe import free_port
 
 from tests.integration.conftest import ROOT, http_get
 

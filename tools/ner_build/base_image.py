@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ner_build import console, debian_archive, process
 from ner_build.debian_archive import ArchiveRecord
-from ner_build.digest import sha256_of
+from ner_build.digest import canonical_json, sha256_of
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.normalize import iso
@@ -146,9 +146,7 @@ def save_archive(
 ) -> str:
     """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
     diff_id = "sha256:" + sha256_of(layer)
-    config = json.dumps(
-        image_config(diff_id, epoch, platform, labels), sort_keys=True, separators=(",", ":")
-    ).encode()
+    config = canonical_json(image_config(diff_id, epoch, platform, labels))
     config_name = hashlib.sha256(config).hexdigest()
     layer_name = f"{diff_id.removeprefix('sha256:')}/layer.tar"
     manifest = json.dumps(

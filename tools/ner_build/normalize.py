@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from ner_build import image_archive
+from ner_build.digest import canonical_json
 from ner_build.docker import Docker
 
 RULES = {
@@ -257,10 +258,6 @@ def normalize_archive(
         config_id = hashlib.sha256(config_bytes).hexdigest()
         _write_archive(out, config_id, config_bytes, layers, diff_ids, tags)
     return f"sha256:{config_id}"
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _write_archive(

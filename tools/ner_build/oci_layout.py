@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ner_build import image_archive
-from ner_build.digest import sha256_of
+from ner_build.digest import canonical_json, sha256_of
 from ner_build.errors import CheckFailed
 from ner_build.platforms import Platform
 
@@ -57,10 +56,6 @@ class WrittenIndex:
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 def descriptor(media_type: str, digest: str, size: int) -> dict[str, Any]:

@@ -1,13 +1,22 @@
-"""Waiting for a server: does an address answer 200, now or within a time."""
+"""Local servers: a free port to start one on, and does its address answer 200, now or within
+a time."""
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
 POLL = 0.05  # seconds between two probes while waiting for the condition
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (the kernel's pick)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return int(listener.getsockname()[1])
 
 
 def failure(address: str, timeout: float = 2) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ner_build.errors import CheckFailed
-from ner_build.probe import wait_until_answers
+from ner_build.probe import free_port, wait_until_answers
 
 CONFIG = """\
 version: 0.1
@@ -32,12 +31,6 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.oci.image.manifest.v1+json",
     ]
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

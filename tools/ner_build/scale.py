@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import time
@@ -36,6 +35,7 @@ from ner_build.docker import Docker
 from ner_build.engines import ENGINES_DIR, read_env_file
 from ner_build.errors import CheckFailed, ToolError
 from ner_build.paths import BUILD, RESULT, ROOT
+from ner_build.probe import free_port
 from ner_build.result import BuildResult
 
 REPLICAS = 3
@@ -77,13 +77,6 @@ class Setup:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -13,7 +13,8 @@ import pytest
 from ner_build import scheduled
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
-from ner_build.registry import free_port, local_registry
+from ner_build.probe import free_port
+from ner_build.registry import local_registry
 
 from .support import DOCKER
 
