@@ -25,7 +25,7 @@ import docker
 import pytest
 from docker.errors import DockerException
 from ner_build import browser as chromium
-from ner_build import bundle, engines, evidence, offline_engine
+from ner_build import bundle, engine_setups, evidence, offline_engine
 from ner_build.docker import START_ENGINE_HINT, Docker
 from ner_build.errors import CheckFailed
 from ner_build.offline_engine import OfflineEngine
@@ -337,7 +337,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 def empty_podman_store(label: str) -> Iterator[dict[str, str]]:
     """The client settings of the provisioned Podman with an empty store of its own, as a
     customer's engine starts (DOCKER, CONTAINERS_CONF); the store is removed afterwards."""
-    settings = engines.read_env_file(engines.ENGINES_DIR / "podman.env")
+    settings = engine_setups.read_env_file(engine_setups.ENGINES_DIR / "podman.env")
     store = offline_engine.SHORT_TMP / f"ner-podman-{label}-{os.getpid()}"
     client = {
         "DOCKER": f"podman --root {store}/root --runroot {store}/run",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ner_build import bench
+from ner_build import bench, measurements
 from ner_build.docker import START_ENGINE_HINT, Docker
 
 BASE = "ner-app-base:bookworm-python3"
@@ -103,12 +103,12 @@ def test_the_bench_engine_helpers_go_through_the_docker_client_it_is_given(
     wrapper.chmod(0o755)
     docker = Docker.from_string(str(wrapper))
 
-    size = bench.image_size_mb(docker, base_image)
+    size = measurements.image_size_mb(docker, base_image)
     with docker.published(base_image, "sleep", "60") as (container_id, address):
         memory = docker.memory_mb(container_id)
 
     expected_size = int(client("image", "inspect", "--format", "{{.Size}}", base_image).stdout)
-    assert size == expected_size / bench.MB
+    assert size == expected_size / measurements.MB
     assert address.startswith("http://127.0.0.1:")
     assert memory > 0
     assert client("container", "inspect", container_id).returncode != 0, "container left behind"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import browser as chromium
-from ner_build import bundle, engines, netns, signing
+from ner_build import bundle, engine_setups, netns, signing
 from ner_build.docker import Docker
 from ner_build.offline_engine import OfflineEngine
 from ner_build.result import BuildResult
@@ -257,8 +257,8 @@ def test_podman_and_docker_26_load_it_with_the_recorded_id(
         with empty_podman_store("bundle") as settings:
             assert_loads_with_the_recorded_id(good, built, engine_name, settings)
         return
-    settings = engines.read_env_file(engines.ENGINES_DIR / "docker26.env")
-    client = engines.EngineSetup(engine_name, settings).docker
+    settings = engine_setups.read_env_file(engine_setups.ENGINES_DIR / "docker26.env")
+    client = engine_setups.EngineSetup(engine_name, settings).docker
     before = {ref: client.image_id(ref) for ref in [built.image_id, *built.tags]}
     try:
         assert_loads_with_the_recorded_id(good, built, engine_name, settings)
@@ -272,7 +272,7 @@ def assert_loads_with_the_recorded_id(
     env = dict(settings)
     code, output = load(good, env.pop("DOCKER"), env)
     assert code == 0, output
-    client = engines.EngineSetup(engine_name, settings).docker
+    client = engine_setups.EngineSetup(engine_name, settings).docker
     assert client.image_id(built.tags[0]) == built.image_id
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from ner_build import bundle, engines, offline, rebuild, signing
+from ner_build import bundle, engine_setups, offline, rebuild, signing
 from ner_build.digest import sha256_of
 from ner_build.docker import Docker
 from ner_build.offline_engine import OfflineEngine
@@ -81,8 +81,8 @@ def customer_engine(name: str) -> Iterator[dict[str, str]]:
         with empty_podman_store("rebuild") as client:
             yield client
         return
-    settings = engines.read_env_file(engines.ENGINES_DIR / f"{name}.env")
-    docker = engines.EngineSetup(name, settings).docker
+    settings = engine_setups.read_env_file(engine_setups.ENGINES_DIR / f"{name}.env")
+    docker = engine_setups.EngineSetup(name, settings).docker
     before = rebuild_tags(docker)
     try:
         yield settings

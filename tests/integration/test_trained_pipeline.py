@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import docker
 import pytest
-from ner_build import build, model, process
+from ner_build import build_options, model, process
 from ner_build.result import BuildResult
 from playwright.sync_api import Page
 from testcontainers.core.container import DockerContainer
@@ -29,13 +29,13 @@ def trained_image(docker_client: docker.DockerClient) -> str:
     """`nox -s build` with the stand-in pipeline instead of NER_MODEL_WHEEL, its own tags and
     result file; every other option as the session's build had it (engine, base, CA bundle)."""
     options = replace(
-        build.parse([], os.environ),
+        build_options.parse([], os.environ),
         model_wheel=model.stand_in_wheel(),
         image="ner-app-trained",
         result=RESULT,
     )
     process.stream(
-        [sys.executable, "-m", "ner_build.build", *build.to_argv(options)],
+        [sys.executable, "-m", "ner_build.build", *build_options.to_argv(options)],
         hint="The build with the trained stand-in pipeline failed; its output is above.",
     )
     built = BuildResult.load(RESULT)

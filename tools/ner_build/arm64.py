@@ -34,6 +34,7 @@ from pathlib import Path
 from ner_build import (
     base_image,
     build,
+    build_options,
     bundle,
     console,
     engines,
@@ -78,12 +79,12 @@ class Summary:
         path.write_text(json.dumps(self.__dict__, indent=2) + "\n")
 
 
-def given_bases(docker: Docker, options: build.BuildOptions) -> dict[Platform, str | None]:
+def given_bases(docker: Docker, options: build_options.BuildOptions) -> dict[Platform, str | None]:
     """The host's and arm64's bases among --base-image (None where none is given)."""
     return multiplatform.bases(docker, options.base_image, (Platform.native(), ARM64))
 
 
-def arm64_base(docker: Docker, options: build.BuildOptions, env: Mapping[str, str]) -> str:
+def arm64_base(docker: Docker, options: build_options.BuildOptions, env: Mapping[str, str]) -> str:
     """The base image for arm64: the arm64 one given, else the Debian-built one, made when
     absent."""
     given = given_bases(docker, options)[ARM64]
@@ -110,15 +111,15 @@ def core_tests(result: Path, env: Mapping[str, str], pytest_args: Sequence[str])
 
 
 def build_both(
-    docker: Docker, options: build.BuildOptions, arm64_base: str
+    docker: Docker, options: build_options.BuildOptions, arm64_base: str
 ) -> multiplatform.IndexRecord:
     """Both platforms in one build: the host's on its base given, arm64 on arm64_base."""
-    return multiplatform.command(both_options(docker, options, arm64_base))
+    return multiplatform.command(both_options(docker, options, arm64_base), build.command)
 
 
 def both_options(
-    docker: Docker, options: build.BuildOptions, arm64_base: str
-) -> build.BuildOptions:
+    docker: Docker, options: build_options.BuildOptions, arm64_base: str
+) -> build_options.BuildOptions:
     host = given_bases(docker, options)[Platform.native()]
     return replace(
         options,
@@ -174,7 +175,7 @@ def loaded_by_script(folder: Path, platform: str) -> str:
 
 def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str]) -> int:
     summary = Summary(emulated=not check_runnable(ARM64))
-    options = build.parse(build_argv, env)
+    options = build_options.parse(build_argv, env)
     docker = Docker.from_string(options.docker)
     docker.check_engine()
     started = time.monotonic()
@@ -230,7 +231,7 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = build.tool_parser("nox -s arm64 --", __doc__)
+    parser = build_options.tool_parser("nox -s arm64 --", __doc__)
     parser.add_argument("--no-tests", action="store_true", help="build and compare only")
     parser.add_argument(
         "--compare",

@@ -26,23 +26,20 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from ner_build import base_image, build, console, git, loadbench, model, process
+from ner_build import base_image, build_options, console, git, loadbench, model, process
 from ner_build import browser as chromium
 from ner_build.benchstats import Budget, Results, chart, markdown, update_readme
 from ner_build.docker import Docker
-from ner_build.errors import CheckFailed, ToolError
-from ner_build.paths import BUILD, CACHE, MODEL_PIN, ROOT
-from ner_build.probe import wait_until_answers
-from ner_build.registry import local_registry, pushed_size
+from ner_build.errors import CheckFailed
+from ner_build.measurements import OUT, WORK, image_size_mb, pushed_mb, time_to_ready, wait_for
+from ner_build.paths import CACHE, MODEL_PIN, ROOT
+from ner_build.registry import local_registry
 from ner_build.result import BuildResult
 from ner_build.test_pipeline import WHEEL as TEST_WHEEL
 
-WORK = BUILD / "bench"
-OUT = ROOT / "benchmarks"
 CORPUS = OUT / "corpus.txt"
 SEED_DOCKERFILE = OUT / "seed.Dockerfile"
 OURS, SEED = "ner-app-bench", "ner-app-seed"
-MB = 1e6
 REQUESTS = 20  # NER requests through the page before memory is read again
 RULER = "ner-app-bench-ruler"  # our image with the entity-ruler test pipeline, for contrast
 PAGE_TIMEOUT_MS = 30_000  # the page's text area shown
@@ -120,15 +117,17 @@ def worktree() -> Iterator[Path]:
         git.run(ROOT, "worktree", "remove", "--force", str(path))
 
 
-def ours_argv(options: build.BuildOptions, *, cold: bool = False) -> list[str]:
+def ours_argv(options: build_options.BuildOptions, *, cold: bool = False) -> list[str]:
     """The flags of the build in the worktree: every build option, as OURS; a cold build adds
     --no-cache (never a prune, which would empty other projects' build caches too)."""
     if cold:
         options = replace(options, buildx_args=[*options.buildx_args, "--no-cache"])
-    return build.to_argv(replace(options, image=OURS, result=None))
+    return build_options.to_argv(replace(options, image=OURS, result=None))
 
 
-def build_ours(tree: Path, options: build.BuildOptions, *, cold: bool = False) -> BuildResult:
+def build_ours(
+    tree: Path, options: build_options.BuildOptions, *, cold: bool = False
+) -> BuildResult:
     """nox -s build, as a command in the worktree; its result as recorded there."""
     process.run(
         [sys.executable, "-m", "ner_build.build", *ours_argv(options, cold=cold)],
@@ -157,10 +156,10 @@ def image_build_args(
 
 
 def seed_build_args(
-    context: Path, options: build.BuildOptions, package: str, *, cold: bool = False
+    context: Path, options: build_options.BuildOptions, package: str, *, cold: bool = False
 ) -> list[str]:
     extra = [f"--build-arg=MODEL_PACKAGE={package}"]
-    base = options.base_image or base_image.pinned(build.dockerfile(options))
+    base = options.base_image or base_image.pinned(build_options.dockerfile(options))
     extra += [f"--build-arg=BASE_IMAGE={base}"]  # the pin lives in docker/Dockerfile alone
     extra += [f"--secret=id=ca,src={options.ca_bundle}"] if options.ca_bundle else []
     return image_build_args(SEED_DOCKERFILE, SEED, context, extra, cold=cold)
@@ -188,7 +187,7 @@ def edit_app(source: Path, run_index: int) -> None:
 
 
 def measure_builds(
-    docker: Docker, tree: Path, options: build.BuildOptions, runs: int, results: Results
+    docker: Docker, tree: Path, options: build_options.BuildOptions, runs: int, results: Results
 ) -> Images:
     wheel = resolve_model_wheel(options)
     package = model.inspect(wheel).package
@@ -205,7 +204,7 @@ def measure_builds(
     return Images(build_ours(tree, options), SEED, wheel, ruler)
 
 
-def build_ruler(tree: Path, options: build.BuildOptions) -> BuildResult:
+def build_ruler(tree: Path, options: build_options.BuildOptions) -> BuildResult:
     """Our image with the entity-ruler test pipeline: what the app costs without a model."""
     console.step("our image with the entity-ruler test pipeline")
     process.run([sys.executable, "-m", "ner_build.test_pipeline"], cwd=tree,
@@ -215,13 +214,13 @@ def build_ruler(tree: Path, options: build.BuildOptions) -> BuildResult:
     return build_ours(tree, ruler)
 
 
-def nox_build_argv(options: build.BuildOptions, *nox_flags: str) -> list[str]:
+def nox_build_argv(options: build_options.BuildOptions, *nox_flags: str) -> list[str]:
     """`nox -s build` in the worktree, reusing its session's virtualenv as a developer's does."""
     return [sys.executable, "-m", "nox", "-s", "build", "--reuse-venv=yes", *nox_flags,
             "--", *ours_argv(options)]  # fmt: skip
 
 
-def nox_build(tree: Path, options: build.BuildOptions, *nox_flags: str) -> BuildResult:
+def nox_build(tree: Path, options: build_options.BuildOptions, *nox_flags: str) -> BuildResult:
     process.run(nox_build_argv(options, *nox_flags), cwd=tree,
                 hint=f"`nox -s build` in the worktree {tree} failed.")  # fmt: skip
     return BuildResult.load(tree / "build" / "image.json")
@@ -230,7 +229,7 @@ def nox_build(tree: Path, options: build.BuildOptions, *nox_flags: str) -> Build
 def measure_rebuilds(
     docker: Docker,
     tree: Path,
-    options: build.BuildOptions,
+    options: build_options.BuildOptions,
     package: str,
     runs: int,
     results: Results,
@@ -251,19 +250,13 @@ def measure_rebuilds(
     results.add(REBUILD_ALL, "s", ours)
 
 
-def resolve_model_wheel(options: build.BuildOptions) -> Path:
+def resolve_model_wheel(options: build_options.BuildOptions) -> Path:
     if options.model_wheel:
         return options.model_wheel.resolve()
     return model.fetch(model.ModelPin.load(MODEL_PIN), CACHE, options.model_mirror)
 
 
 # --- sizes -------------------------------------------------------------------------------
-
-
-def image_size_mb(docker: Docker, ref: str) -> float:
-    """The image's uncompressed size as the engine reports it."""
-    size = docker.run("image", "inspect", "--format", "{{.Size}}", ref, check=True).stdout
-    return int(size.strip()) / MB
 
 
 def measure_sizes(docker: Docker, images: Images, results: Results) -> None:
@@ -278,24 +271,7 @@ def measure_sizes(docker: Docker, images: Images, results: Results) -> None:
     results.add(PUSHED, "MB", [pushed[0]], [pushed[1]])
 
 
-def pushed_mb(docker: Docker, registry: str, ref: str, name: str) -> float:
-    """What a pull of the image transfers: pushed to the registry as name:bench, then read."""
-    target = f"{registry}/{name}:bench"
-    docker.run("tag", ref, target, check=True)
-    docker.push(target)
-    docker.untag(target)
-    return pushed_size(registry, name, "bench") / MB
-
-
 # --- running -----------------------------------------------------------------------------
-
-
-def wait_for(address: str, timeout: float = 60) -> None:
-    """Wait for address to answer 200, probing every 10 ms: the wait is what bench measures."""
-    if not wait_until_answers(address, timeout, poll=0.01):
-        raise ToolError(
-            f"{address} did not answer 200 within {timeout} s; see the container's logs."
-        )
 
 
 def open_page(browser: Browser, address: str) -> Page:
@@ -377,13 +353,6 @@ def measure_starts(
                                        for _ in range(runs)])  # fmt: skip
 
 
-def time_to_ready(docker: Docker, image: str, timeout: float = 60) -> float:
-    started = time.monotonic()
-    with docker.published(image) as (_, address):
-        wait_for(address + "/readyz", timeout)
-        return time.monotonic() - started
-
-
 def measure_memory(
     docker: Docker,
     image: str,
@@ -457,7 +426,7 @@ def install_on_host(wheel: Path) -> None:
                  sys.executable, "--no-deps", "--reinstall", wheel])  # fmt: skip
 
 
-def bench(options: build.BuildOptions, runs: int) -> Results:
+def bench(options: build_options.BuildOptions, runs: int) -> Results:
     docker = Docker.from_string(options.docker)
     docker.check_engine()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -516,7 +485,7 @@ def positive(value: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """bench's own flag; every other flag goes to the build (`nox -s build -- --help`)."""
-    parser = build.tool_parser("nox -s bench --", __doc__)
+    parser = build_options.tool_parser("nox -s bench --", __doc__)
     parser.add_argument(
         "--stand-in",
         action="store_true",
@@ -538,7 +507,7 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def command(options: build.BuildOptions, runs: int, stand_in: bool = False) -> None:
+def command(options: build_options.BuildOptions, runs: int, stand_in: bool = False) -> None:
     if stand_in:
         options = replace(options, model_wheel=model.stand_in_wheel())
     if options.allow_fallbacks:
@@ -552,7 +521,7 @@ def command(options: build.BuildOptions, runs: int, stand_in: bool = False) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, build_args = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
-    options = build.parse(build_args, os.environ)
+    options = build_options.parse(build_args, os.environ)
     if args.platforms:
         from ner_build import platformbench
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ner_build import bundle, console, engines, evidence, process
+from ner_build import bundle, console, engine_setups, evidence, process
 from ner_build.errors import CheckFailed, FailedProcessError
 from ner_build.paths import BUILD, ROOT
 
@@ -68,11 +68,11 @@ class Tally:
             self.failing_rounds.append(round_)
 
 
-def tests_for(setup: engines.EngineSetup) -> list[str]:
+def tests_for(setup: engine_setups.EngineSetup) -> list[str]:
     return BROWSER_TESTS + ([BUNDLE_TEST] if setup.name == "default" else [])
 
 
-def one_round(setup: engines.EngineSetup, round_: int, bundle_folder: Path) -> Path:
+def one_round(setup: engine_setups.EngineSetup, round_: int, bundle_folder: Path) -> Path:
     """The engine's browser tests, once, on the image `nox -s engines` built there; the JUnit
     XML of the run."""
     record = BUILD / "engines" / f"{setup.name}.json"
@@ -131,7 +131,7 @@ def report(tallies: Sequence[Tally], count: int, stress: bool) -> None:
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    setups = engines.find_engines(args.engines_dir, env)
+    setups = engine_setups.find_engines(args.engines_dir, env)
     WORK.mkdir(parents=True, exist_ok=True)
     bundle_folder = make_bundle(WORK / "bundle")
     tallies = {setup.name: Tally(setup.name) for setup in setups}
@@ -153,8 +153,8 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--engines-dir",
         type=Path,
-        default=Path(env.get("NER_ENGINES_DIR") or engines.ENGINES_DIR),
-        help=f"where the engines' env files are (default {engines.ENGINES_DIR})",
+        default=Path(env.get("NER_ENGINES_DIR") or engine_setups.ENGINES_DIR),
+        help=f"where the engines' env files are (default {engine_setups.ENGINES_DIR})",
     )
     return parser
 

@@ -11,10 +11,8 @@ Options after `--` other than these go to every build (`nox -s build -- --help`)
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -22,13 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ner_build import base_image, build, compare, console, evidence, process
-from ner_build.docker import Docker
+from ner_build import base_image, build_options, compare, console, evidence, process
+from ner_build.engine_setups import ENGINES_DIR, EngineSetup, find_engines
 from ner_build.errors import CheckFailed, FailedProcessError
 from ner_build.paths import BUILD, ROOT
 from ner_build.result import BuildResult, result_path
 
-ENGINES_DIR = Path("/var/lib/ner-app/engines")
 SUMMARY = BUILD / "engines.json"
 # What runs on every engine: health, readiness, NER in a real browser, the hardened run, the
 # image's contents, the registry round trip and removing tags beside others' containers. The
@@ -45,49 +42,12 @@ PROVISION_HINT = "On Debian/Ubuntu: `sudo tools/provision-debian docker26 podman
 
 
 @dataclass(frozen=True)
-class EngineSetup:
-    name: str
-    env: dict[str, str]
-
-    @functools.cached_property
-    def docker(self) -> Docker:
-        """The client, made once: it asks the engine's kind only once."""
-        extra = {k: v for k, v in self.env.items() if k != "DOCKER"}
-        return Docker.from_string(self.env["DOCKER"], extra)
-
-
-@dataclass(frozen=True)
 class Outcome:
     name: str
     engine: str
     image_id: str
     build_seconds: float
     tests_passed: bool | None = None
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (shell quoting allowed; blank lines and # comments skipped)."""
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        words = shlex.split(line, comments=True)
-        if not words:
-            continue
-        key, sep, value = words[0].partition("=")
-        if not sep or len(words) != 1 or not key.isidentifier():
-            raise CheckFailed(f"{path}:{number}: expected KEY=VALUE, found {line!r}")
-        values[key] = value
-    if "DOCKER" not in values:
-        raise CheckFailed(f"{path} sets no DOCKER: name the engine's client, e.g. DOCKER=podman")
-    return values
-
-
-def find_engines(engines_dir: Path, env: Mapping[str, str]) -> list[EngineSetup]:
-    """The default engine (DOCKER), then one per env file, by file name."""
-    found = [EngineSetup("default", {"DOCKER": env.get("DOCKER") or "docker"})]
-    if engines_dir.is_dir():
-        for path in sorted(engines_dir.glob("*.env")):
-            found.append(EngineSetup(path.stem, read_env_file(path)))
-    return found
 
 
 def ensure_base(setups: Sequence[EngineSetup], base: str) -> None:
@@ -161,8 +121,8 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
         )
     for setup in setups:
         console.step(f"{setup.name}: {setup.docker.check_engine()}")
-    options = build.parse(build_argv, env)
-    ensure_base(setups, options.base_image or base_image.pinned(build.dockerfile(options)))
+    options = build_options.parse(build_argv, env)
+    ensure_base(setups, options.base_image or base_image.pinned(build_options.dockerfile(options)))
     outcomes = [build_on(setup, build_argv) for setup in setups]
     report(outcomes)
     if len({o.image_id for o in outcomes}) > 1:

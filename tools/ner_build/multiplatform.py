@@ -28,11 +28,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ner_build import build, console, engines, git, image_archive, oci_layout
+from ner_build import console, engine_setups, git, image_archive, oci_layout
+from ner_build.build_options import BuildOptions, result_paths
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
 from ner_build.paths import BUILD, ROOT
@@ -74,13 +75,13 @@ def other_platform_record(platform: Platform, folder: Path = BUILD) -> Path:
     return folder / platform.architecture / "image.json"
 
 
-def is_multiplatform(options: build.BuildOptions) -> bool:
+def is_multiplatform(options: BuildOptions) -> bool:
     return options.platform is not None and len(parse_list(options.platform)) > 1
 
 
 def platform_options(
-    options: build.BuildOptions, platform: Platform, native: Platform, base: str | None
-) -> build.BuildOptions:
+    options: BuildOptions, platform: Platform, native: Platform, base: str | None
+) -> BuildOptions:
     """One platform's build: the host's keeps the regular name, another is IMAGE-ARCH."""
     if platform == native:
         return replace(options, platform=str(platform), base_image=base)
@@ -113,8 +114,9 @@ def bases(
     return chosen
 
 
-def command(options: build.BuildOptions) -> IndexRecord:
-    """Build every platform asked for, then write and record their index."""
+def command(options: BuildOptions, build_one: Callable[[BuildOptions], None]) -> IndexRecord:
+    """Build every platform asked for with build_one (the build's single-platform command), then
+    write and record their index."""
     targets = parse_list(options.platform or "")
     for target in targets:
         check_runnable(target)  # every platform is checked before anything is built
@@ -126,8 +128,8 @@ def command(options: build.BuildOptions) -> IndexRecord:
     for target in targets:
         step(f"building {target} ({'native' if target == native else 'under emulation'})")
         each = platform_options(options, target, native, chosen[target])
-        build.command(each)
-        path = build.result_paths(each)[0]
+        build_one(each)
+        path = result_paths(each)[0]
         results[target] = (BuildResult.load(path), path)
     return record_index(docker, results)
 
@@ -275,10 +277,8 @@ def manifest_client(env: Mapping[str, str]) -> Docker:
     """A client whose `manifest inspect` reads an OCI index: Docker 26's when `tools/provision-
     debian docker26` set it up here, else DOCKER's. (Docker 20.10's answers "no such manifest"
     for an index that skopeo and Docker 26 read.)"""
-    setup = engines.ENGINES_DIR / "docker26.env"
-    if setup.is_file():
-        return engines.EngineSetup("docker26", engines.read_env_file(setup)).docker
-    return Docker.from_env(env)
+    setup = engine_setups.named("docker26")
+    return setup.docker if setup else Docker.from_env(env)
 
 
 def listed_platforms(docker: Docker, reference: str, insecure: bool = False) -> list[str]:

@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from ner_build import build, console
-from ner_build.bench import OUT, WORK, image_size_mb, pushed_mb, time_to_ready
+from ner_build import build_options, console
 from ner_build.benchstats import Summary, cell, update_readme
 from ner_build.docker import Docker
+from ner_build.measurements import OUT, WORK, image_size_mb, pushed_mb, time_to_ready
 from ner_build.multiplatform import IndexRecord
 from ner_build.paths import ROOT
 from ner_build.platforms import Platform
@@ -94,7 +94,7 @@ def write(figures: Figures, record: IndexRecord, runs: int) -> str:
     return table
 
 
-def command(options: build.BuildOptions, runs: int) -> None:
+def command(options: build_options.BuildOptions, runs: int) -> None:
     docker = Docker.from_string(options.docker)
     docker.check_engine()
     record = IndexRecord.load()

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ner_build import build, console, offline
+from ner_build import build, build_options, console, offline
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ToolError, VerificationFailed
 from ner_build.paths import BUILD
@@ -92,9 +92,9 @@ def load_base(docker: Docker, sources: Path) -> str:
     return tag
 
 
-def options(sources: Path, docker: Docker, base: str, poetry: str) -> build.BuildOptions:
+def options(sources: Path, docker: Docker, base: str, poetry: str) -> build_options.BuildOptions:
     """The normal build, from the bundle's inputs, with no network and no CA bundle."""
-    return build.BuildOptions(
+    return build_options.BuildOptions(
         docker=str(docker),
         base_image=base,
         model_wheel=model_wheel(sources),

@@ -26,7 +26,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ner_build import build, compare, console, git, layers, platforms
+from ner_build import build, build_options, compare, console, git, layers, platforms
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.paths import BUILD, ROOT
@@ -36,7 +36,7 @@ NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
 OURS = BUILD / "reproduce" / "image.json"
 
 
-def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
+def reproduce(options: build_options.BuildOptions) -> tuple[str, list[str]]:
     """Build twice, compare; return the first image's ID and the differences (none: identical)."""
     docker = Docker.from_string(options.docker)
     results: list[BuildResult] = []
@@ -45,7 +45,7 @@ def reproduce(options: build.BuildOptions) -> tuple[str, list[str]]:
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
         results.append(build.run(clean))
     differences = [] if results[0].image_id == results[1].image_id else explain(docker, results)
-    cached = regular_build(docker, build.result_paths(options)[0], results[0].platform)
+    cached = regular_build(docker, build_options.result_paths(options)[0], results[0].platform)
     if not differences and cached and cached.image_id != results[0].image_id:
         console.step(f"the regular build {cached.tags[1]} differs from the clean builds")
         differences = explain(docker, [cached, results[0]])
@@ -97,7 +97,9 @@ def read_record(path: Path) -> dict[str, Any]:
     return document
 
 
-def check_same_platform(options: build.BuildOptions, theirs: dict[str, Any], path: Path) -> None:
+def check_same_platform(
+    options: build_options.BuildOptions, theirs: dict[str, Any], path: Path
+) -> None:
     ours = options.platform or str(platforms.Platform.native())
     if theirs.get("platform") and theirs["platform"] != ours:
         raise CheckFailed(
@@ -106,7 +108,7 @@ def check_same_platform(options: build.BuildOptions, theirs: dict[str, Any], pat
         )
 
 
-def against(options: build.BuildOptions, path: Path) -> int:
+def against(options: build_options.BuildOptions, path: Path) -> int:
     """One clean build here, compared with the record of a build made elsewhere."""
     theirs = read_record(path)
     check_same_platform(options, theirs, path)
@@ -127,7 +129,7 @@ def against(options: build.BuildOptions, path: Path) -> int:
     return 1
 
 
-def command(options: build.BuildOptions) -> int:
+def command(options: build_options.BuildOptions) -> int:
     image_id, differences = reproduce(options)
     if differences:
         print("NOT reproducible: the two clean builds differ")
@@ -139,7 +141,7 @@ def command(options: build.BuildOptions) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = build.tool_parser("nox -s reproduce --", __doc__)
+    parser = build_options.tool_parser("nox -s reproduce --", __doc__)
     parser.add_argument(
         "--against",
         type=Path,
@@ -151,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, build_argv = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
-    options = build.parse(build_argv, os.environ)
+    options = build_options.parse(build_argv, os.environ)
     if args.against:
         return console.run_main(lambda: against(options, args.against))
     return console.run_main(lambda: command(options))

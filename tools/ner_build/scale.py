@@ -32,7 +32,7 @@ from ner_build import base_image, console, evidence, git, lb_image, process, ses
 from ner_build.benchstats import update_readme
 from ner_build.compose import COMPOSE_FILE, Project, Stack, Swarm, memory_mb, stack_file
 from ner_build.docker import Docker
-from ner_build.engines import ENGINES_DIR, read_env_file
+from ner_build.engine_setups import ENGINES_DIR, read_env_file
 from ner_build.errors import CheckFailed, ToolError
 from ner_build.paths import BUILD, RESULT, ROOT
 from ner_build.probe import free_port

@@ -10,14 +10,14 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ner_build import bootstrap, build
+from ner_build import bootstrap, build_options
 
 ROOT = Path(__file__).resolve().parents[3]
 # The tools the tests drive, as the sessions are given them: never a fixed path.
 POETRY = bootstrap.poetry()
 DOCKER = os.environ.get("DOCKER") or "docker"
 # Every build option set to a value other than its default: what must survive a round trip.
-EVERY_OPTION = build.BuildOptions(
+EVERY_OPTION = build_options.BuildOptions(
     docker="/opt/tools/docker -H unix:///x.sock",
     base_image="ner-app-base:bookworm-python3",
     model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),

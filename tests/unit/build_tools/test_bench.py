@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ner_build import base_image, bench, build
+from ner_build import base_image, bench, build_options
 from ner_build.docker import published_address
 from ner_build.errors import ToolError
 
@@ -15,7 +15,7 @@ from .support import EVERY_OPTION
 
 def test_the_worktree_build_keeps_every_build_option_and_builds_the_bench_image() -> None:
     passed = bench.ours_argv(EVERY_OPTION)
-    assert build.parse(passed, {}) == replace(EVERY_OPTION, image=bench.OURS, result=None)
+    assert build_options.parse(passed, {}) == replace(EVERY_OPTION, image=bench.OURS, result=None)
 
 
 def test_the_worktree_build_gets_absolute_paths(
@@ -28,7 +28,7 @@ def test_the_worktree_build_gets_absolute_paths(
         ca_bundle=Path("ca.pem"),
         dockerfile=Path("docker/Dockerfile"),
     )
-    parsed = build.parse(bench.ours_argv(relative), {})
+    parsed = build_options.parse(bench.ours_argv(relative), {})
     assert parsed.model_wheel == tmp_path / "wheels" / "en_x-1.0-py3-none-any.whl"
     assert parsed.ca_bundle == tmp_path / "ca.pem"
     assert parsed.dockerfile == tmp_path / "docker" / "Dockerfile"
@@ -38,7 +38,7 @@ def test_a_cold_build_of_ours_asks_for_no_cache_after_the_users_buildx_args() ->
     passed = bench.ours_argv(EVERY_OPTION, cold=True)
     expected = [*EVERY_OPTION.buildx_args, "--no-cache"]
     expected_options = replace(EVERY_OPTION, image=bench.OURS, buildx_args=expected, result=None)
-    assert build.parse(passed, {}) == expected_options
+    assert build_options.parse(passed, {}) == expected_options
     assert not any("prune" in arg for arg in passed)
 
 
@@ -88,7 +88,7 @@ def test_a_container_without_a_published_port_fails_saying_so() -> None:
 def test_runs_and_build_flags_are_split_between_bench_and_the_build() -> None:
     args, rest = bench.parser().parse_known_args(["--runs=2", "--model-mirror=http://m/"])
     assert args.runs == 2
-    assert build.parse(rest, {}).model_mirror == "http://m/"
+    assert build_options.parse(rest, {}).model_mirror == "http://m/"
 
 
 def test_runs_must_be_positive() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ner_build import browser_loop, engines
+from ner_build import browser_loop, engine_setups
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4">
@@ -40,8 +40,8 @@ def test_clean_rounds_add_up_and_a_missing_report_is_an_error(tmp_path: Path) ->
 
 
 def test_the_bundle_test_runs_on_the_default_engine_only() -> None:
-    default = engines.EngineSetup("default", {"DOCKER": "docker"})
-    podman = engines.EngineSetup("podman", {"DOCKER": "podman"})
+    default = engine_setups.EngineSetup("default", {"DOCKER": "docker"})
+    podman = engine_setups.EngineSetup("podman", {"DOCKER": "podman"})
     assert browser_loop.BUNDLE_TEST in browser_loop.tests_for(default)
     assert browser_loop.tests_for(podman) == browser_loop.BROWSER_TESTS
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from ner_build import base_image, build, debian_archive, model, paths, platforms
+from ner_build import base_image, build, build_options, debian_archive, model, paths, platforms
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed, ModelUnavailable
 from ner_build.result import Fallback
@@ -22,7 +22,7 @@ ENV = {
     "NER_IMAGE": "registry.example:5000/ner-app",
     "POETRY": "/opt/tools/poetry",
 }
-OPTIONS = build.BuildOptions(
+OPTIONS = build_options.BuildOptions(
     docker="docker",
     base_image=None,
     model_wheel=None,
@@ -39,11 +39,11 @@ REVISION = "f" * 40
 
 
 def test_parse_defaults_with_an_empty_environment() -> None:
-    assert build.parse([], {}) == OPTIONS
+    assert build_options.parse([], {}) == OPTIONS
 
 
 def test_parse_reads_each_environment_variable() -> None:
-    assert build.parse([], ENV) == build.BuildOptions(
+    assert build_options.parse([], ENV) == build_options.BuildOptions(
         docker="/opt/tools/docker",
         base_image="ner-app-base:bookworm-python3",
         model_wheel=Path("/wheels/en_x-1.0-py3-none-any.whl"),
@@ -64,7 +64,7 @@ def test_parse_flags_override_the_environment() -> None:
         "--image=other-app",
         "--poetry=/other/poetry",
     ]
-    assert build.parse(argv, ENV) == build.BuildOptions(
+    assert build_options.parse(argv, ENV) == build_options.BuildOptions(
         docker="/other/docker",
         base_image="python:3.12-slim",
         model_wheel=Path("/other/en_y-2.0-py3-none-any.whl"),
@@ -184,18 +184,18 @@ def test_bad_options_fail_before_anything_is_prepared(
 
 def test_to_argv_gives_back_every_option() -> None:
     """What bench passes to a build in another tree: no option may be dropped on the way."""
-    defaults = build.parse([], {})
+    defaults = build_options.parse([], {})
     changed = [
         f.name
         for f in fields(EVERY_OPTION)
         if getattr(EVERY_OPTION, f.name) == getattr(defaults, f.name)
     ]
     assert changed == [], "set every field to a non-default value"
-    assert build.parse(build.to_argv(EVERY_OPTION), {}) == EVERY_OPTION
+    assert build_options.parse(build_options.to_argv(EVERY_OPTION), {}) == EVERY_OPTION
 
 
 def test_to_argv_of_the_defaults_gives_the_defaults() -> None:
-    assert build.parse(build.to_argv(OPTIONS), {}) == OPTIONS
+    assert build_options.parse(build_options.to_argv(OPTIONS), {}) == OPTIONS
 
 
 # --- fallbacks ------------------------------------------------------------------------------
@@ -240,17 +240,17 @@ def test_fallbacks_become_a_build_arg_that_labels_the_image(
 
 
 def test_no_platform_builds_for_the_engines_own() -> None:
-    assert build.target_platform(OPTIONS) is None
+    assert build_options.target_platform(OPTIONS) is None
 
 
 def test_the_hosts_platform_needs_no_emulator() -> None:
     native = platforms.Platform.native()
-    assert build.target_platform(replace(OPTIONS, platform=str(native))) == native
+    assert build_options.target_platform(replace(OPTIONS, platform=str(native))) == native
 
 
 def test_several_platforms_in_one_build_are_refused_saying_what_to_run() -> None:
     with pytest.raises(CheckFailed, match="this step builds one platform"):
-        build.target_platform(replace(OPTIONS, platform="linux/amd64,linux/arm64"))
+        build_options.target_platform(replace(OPTIONS, platform="linux/amd64,linux/arm64"))
 
 
 ARCHIVE = debian_archive.ArchiveRecord(
@@ -318,3 +318,10 @@ def test_a_base_without_an_archive_record_records_none(tmp_path: Path) -> None:
 def test_a_base_pinned_by_digest_records_that_digest() -> None:
     docker = Docker.from_string(DOCKER)
     assert build.base_digest(docker, "python:3.12@sha256:" + "a" * 64) == "sha256:" + "a" * 64
+
+
+def test_the_build_keeps_its_public_face_after_the_options_moved_out() -> None:
+    """`build.parse` and `build.BuildOptions` are what older callers (and rebuild.sh trees) use."""
+    assert build.parse is build_options.parse
+    assert build.BuildOptions is build_options.BuildOptions
+    assert build.parse(["--image=x"], {}).image == "x"

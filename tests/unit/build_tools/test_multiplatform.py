@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ner_build import build, image_archive, multiplatform, oci_layout
+from ner_build import build_options, image_archive, multiplatform, oci_layout
 from ner_build.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.paths import BUILD
@@ -146,7 +146,7 @@ def test_several_platforms_go_to_the_multiplatform_build() -> None:
     assert not multiplatform.is_multiplatform(replace(OPTIONS, platform="linux/arm64"))
     assert not multiplatform.is_multiplatform(OPTIONS)
     with pytest.raises(CheckFailed, match="this step builds one platform"):
-        build.target_platform(replace(OPTIONS, platform="linux/amd64,linux/arm64"))
+        build_options.target_platform(replace(OPTIONS, platform="linux/amd64,linux/arm64"))
 
 
 def test_without_base_images_each_platform_builds_on_the_pinned_base() -> None:
