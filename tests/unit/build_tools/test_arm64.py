@@ -28,12 +28,14 @@ def bases(tmp_path: Path) -> Iterator[tuple[str, str]]:
         yield amd64, arm
 
 
+@pytest.mark.host
 def test_the_arm64_base_among_those_given_is_used(bases: tuple[str, str]) -> None:
     amd64, arm = bases
     options = replace(EVERY_OPTION, base_image=f"{amd64},{arm}")
     assert arm64.arm64_base(Docker.from_string(DOCKER), options, {}) == arm
 
 
+@pytest.mark.host
 def test_both_platforms_build_on_the_hosts_base_given_and_the_arm64_one(
     bases: tuple[str, str],
 ) -> None:
@@ -63,6 +65,7 @@ def test_other_flags_go_to_the_build() -> None:
     assert (args.compare, args.no_tests, build_argv) == (True, True, ["--image=x"])
 
 
+@pytest.mark.host
 def test_the_bundle_step_loads_each_platform_with_its_recorded_id(tmp_path: Path) -> None:
     images = platform_bundle(tmp_path / "bundle", tmp_path)
     for platform, image in images.items():

@@ -238,6 +238,7 @@ def test_a_replay_from_a_record_file_takes_its_epoch_and_architecture(tmp_path: 
     assert options.tag == base_image.default_tag(Platform("arm64"), Platform.native())
 
 
+@pytest.mark.host
 def test_a_replay_of_something_that_is_neither_a_file_nor_an_image_says_what_to_pass() -> None:
     with pytest.raises(CheckFailed, match="is not an image in the engine") as refused:
         base_image.replay_source("ner-app-base:no-such-tag-here", Docker.from_env())

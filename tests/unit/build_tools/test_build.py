@@ -281,6 +281,7 @@ def labelled_base(tmp_path: Path) -> Iterator[str]:
     docker.remove_image(tag)
 
 
+@pytest.mark.host
 def test_the_build_records_a_labelled_bases_archive_state_without_its_mirrors(
     labelled_base: str,
 ) -> None:
@@ -298,6 +299,7 @@ def test_the_build_records_a_labelled_bases_archive_state_without_its_mirrors(
     )
 
 
+@pytest.mark.host
 def test_a_base_without_an_archive_record_records_none(tmp_path: Path) -> None:
     layer = tmp_path / "layer.tar"
     with tarfile.open(layer, "w") as tar:

@@ -73,6 +73,7 @@ def test_the_archive_is_the_same_bytes_every_time(
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
 
 
+@pytest.mark.host
 def test_skopeo_reads_the_archive_as_an_oci_layout(
     saved: image_archive.SavedImage, tmp_path: Path
 ) -> None:
@@ -194,6 +195,7 @@ def test_the_script_reads_the_record_it_is_given(tmp_path: Path) -> None:
         assert found.stdout.strip() == expected
 
 
+@pytest.mark.host
 def test_an_image_that_is_not_the_product_or_not_built_is_refused() -> None:
     docker = Docker.from_string(DOCKER)  # the real engine, which has no such tag
     fallback = {"input": "model", "pinned": "", "used": "", "reason": "", "remedy": ""}
@@ -250,6 +252,7 @@ def load_platform(folder: Path, platform: str | None) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.host
 def test_a_bundle_of_two_platforms_loads_the_hosts_or_the_one_asked_for(tmp_path: Path) -> None:
     images = platform_bundle(tmp_path / "bundle", tmp_path)
     docker = Docker.from_string(DOCKER)

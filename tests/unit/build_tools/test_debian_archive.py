@@ -268,6 +268,7 @@ def loaded_base(tmp_path: Path, tag: str, labels: dict[str, str] | None) -> Dock
     return docker
 
 
+@pytest.mark.host
 def test_an_images_record_comes_from_its_labels(tmp_path: Path, record: ArchiveRecord) -> None:
     tag = "ner-app-test-archive:labelled"
     docker = loaded_base(tmp_path, tag, debian_archive.to_labels(record))
@@ -277,6 +278,7 @@ def test_an_images_record_comes_from_its_labels(tmp_path: Path, record: ArchiveR
         docker.remove_image(tag)
 
 
+@pytest.mark.host
 def test_an_image_without_a_record_or_no_image_is_refused_saying_what_to_do(
     tmp_path: Path,
 ) -> None:

@@ -60,6 +60,7 @@ def test_the_docker_client_is_the_one_docker_names() -> None:
     )
 
 
+@pytest.mark.host
 def test_without_docker_set_the_first_client_with_buildkit_is_chosen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

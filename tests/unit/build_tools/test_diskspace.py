@@ -45,6 +45,7 @@ def test_the_threshold_comes_from_the_environment_or_is_refused() -> None:
         diskspace.needed_gb({diskspace.NEEDED_ENV: "lots"})
 
 
+@pytest.mark.host
 def test_script_test_checks_the_checkout_the_temporary_folder_and_the_engine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

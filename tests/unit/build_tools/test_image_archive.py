@@ -48,6 +48,7 @@ def raw_member(path: Path, name: str) -> bytes:
         return image_archive.member(archive, name).read()
 
 
+@pytest.mark.host
 def test_skopeo_writes_an_oci_layout_with_gzip_compressed_layers(oci_archive: Path) -> None:
     image = image_archive.read(oci_archive)
     with tarfile.open(oci_archive) as archive:
@@ -55,6 +56,7 @@ def test_skopeo_writes_an_oci_layout_with_gzip_compressed_layers(oci_archive: Pa
     assert all(raw_member(oci_archive, n)[:2] == b"\x1f\x8b" for n in image.layer_names)
 
 
+@pytest.mark.host
 def test_both_formats_give_the_same_config_and_uncompressed_layers(
     docker_archive: Path, oci_archive: Path
 ) -> None:
@@ -68,6 +70,7 @@ def test_both_formats_give_the_same_config_and_uncompressed_layers(
     assert [layer_bytes(oci, i) for i in range(2)] == [base_layer(), rich_layer()]
 
 
+@pytest.mark.host
 def test_both_formats_normalize_to_the_same_image_id(
     docker_archive: Path, oci_archive: Path, tmp_path: Path
 ) -> None:
@@ -78,6 +81,7 @@ def test_both_formats_normalize_to_the_same_image_id(
     assert len(ids) == 1
 
 
+@pytest.mark.host
 def test_compare_reads_an_oci_archive_like_a_docker_archive(
     docker_archive: Path, oci_archive: Path
 ) -> None:

@@ -50,6 +50,7 @@ def url(httpd: ThreadingHTTPServer) -> str:
     return f"http://127.0.0.1:{httpd.server_address[1]}/api/v1/entities"
 
 
+@pytest.mark.host
 def test_wrk_posts_the_body_and_reports_no_errors(server: ThreadingHTTPServer) -> None:
     body = '{"text": "Ada \\"Lovelace\\" in London\\n"}'
     token = secrets.token_urlsafe(8)
@@ -61,6 +62,7 @@ def test_wrk_posts_the_body_and_reports_no_errors(server: ThreadingHTTPServer) -
     assert result.throughput > 10
 
 
+@pytest.mark.host
 def test_refused_requests_count_as_errors(server: ThreadingHTTPServer) -> None:
     """The control: a body the server does not expect gets 400s, which wrk counts."""
     Echo.expected, Echo.authorization = b"something else", ""

@@ -97,6 +97,7 @@ def test_the_same_images_give_the_same_archive_bytes(
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
 
 
+@pytest.mark.host
 def test_skopeo_reads_the_index_and_each_platform(
     images: dict[Platform, image_archive.SavedImage], tmp_path: Path
 ) -> None:
@@ -107,6 +108,7 @@ def test_skopeo_reads_the_index_and_each_platform(
     assert json.loads(arm)["Architecture"] == "arm64"
 
 
+@pytest.mark.host
 def test_pushed_to_a_registry_docker_manifest_inspect_lists_both_platforms(
     images: dict[Platform, image_archive.SavedImage], tmp_path: Path
 ) -> None:
@@ -124,6 +126,7 @@ def test_pushed_to_a_registry_docker_manifest_inspect_lists_both_platforms(
     assert control == []  # one image: a manifest, not an index
 
 
+@pytest.mark.host
 def test_a_push_that_fails_says_so(tmp_path: Path) -> None:
     oci_layout.write(saved_image(tmp_path, AMD64), tmp_path / "single.tar", 1_700_000_000)
     with pytest.raises(CheckFailed, match="skopeo could not push"):
@@ -168,6 +171,7 @@ def loaded_image(docker: Docker, platform: Platform, tag: str, folder: Path) -> 
         docker.run("image", "rm", tag, image_id)
 
 
+@pytest.mark.host
 def test_each_given_base_goes_to_its_platform_and_the_others_to_the_pinned(
     tmp_path: Path,
 ) -> None:
@@ -179,12 +183,14 @@ def test_each_given_base_goes_to_its_platform_and_the_others_to_the_pinned(
             multiplatform.bases(docker, tag, (AMD64,))  # the control: a base of no target
 
 
+@pytest.mark.host
 def test_a_base_that_is_not_there_is_refused_saying_how_to_make_one() -> None:
     docker = Docker.from_string(DOCKER)
     with pytest.raises(CheckFailed, match=r"is not in the engine.*--arch arm64"):
         multiplatform.bases(docker, "ner-app-test-absent:never", (AMD64, ARM64))
 
 
+@pytest.mark.host
 def test_images_built_elsewhere_are_joined_tagged_as_a_build_here_tags_them(
     tmp_path: Path,
 ) -> None:
@@ -229,6 +235,7 @@ def test_images_built_elsewhere_are_joined_tagged_as_a_build_here_tags_them(
             docker.run("image", "rm", *tags, *moved)
 
 
+@pytest.mark.host
 def test_a_record_whose_image_was_not_pulled_is_refused_saying_how_to_pull_it(
     tmp_path: Path,
 ) -> None:

@@ -61,3 +61,16 @@ def test_the_docs_give_tool_commands_that_run_from_the_checkout() -> None:
         for match in re.finditer(r"python3? -m ner_build\.\w+", path.read_text())
     ]
     assert bare == []
+
+
+def test_every_unit_test_marked_host_is_where_nox_s_integration_runs_them() -> None:
+    """`nox -s tests` deselects them; a marked test elsewhere would run nowhere."""
+    folder = re.search(r'^HOST_UNIT_TESTS = "(.+)"', NOXFILE.read_text(), re.M)
+    assert folder, "the noxfile names no HOST_UNIT_TESTS"
+    marked = {
+        path.relative_to(ROOT)
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if "@pytest.mark.host" in path.read_text()
+    }
+    assert marked, "no unit test is marked host"
+    assert {path for path in marked if not path.is_relative_to(folder.group(1))} == set()

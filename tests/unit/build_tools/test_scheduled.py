@@ -99,12 +99,14 @@ def test_the_first_publish_publishes() -> None:
     assert decision.reason.startswith("first publish")
 
 
+@pytest.mark.host
 def test_a_missing_published_image_reads_as_the_first_publish(tmp_path: Path) -> None:
     with local_registry(tmp_path) as registry:
         found = scheduled.pull(Docker.from_string(DOCKER), f"{registry}/ner-app-none:main", "")
     assert found is None
 
 
+@pytest.mark.host
 def test_an_unreachable_registry_stops_the_rebuild_instead_of_publishing() -> None:
     ref = f"127.0.0.1:{free_port()}/ner-app:main"  # nothing listens there
     with pytest.raises(CheckFailed, match="Nothing was published"):
