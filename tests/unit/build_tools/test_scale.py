@@ -54,6 +54,7 @@ def haproxy_check(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.host
 @pytest.mark.parametrize(
     "env",
     [
@@ -67,6 +68,7 @@ def test_haproxy_accepts_the_config(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.host
 @pytest.mark.parametrize(
     ("env", "message"),
     [
