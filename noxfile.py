@@ -68,7 +68,7 @@ def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:
     session.run("python", "-m", module, *session.posargs, env=env)
 
 
-@nox.session
+@nox.session(tags=["quick"])
 def lint(session: nox.Session) -> None:
     """Lint everything, offline: Python, Dockerfiles, shell, workflows, Renovate, Kubernetes.
 
@@ -89,7 +89,7 @@ def lint(session: nox.Session) -> None:
     session.run("python", "-m", "ner_build.k8s", env=TOOLS_ENV)
 
 
-@nox.session
+@nox.session(tags=["quick"])
 def tests(session: nox.Session) -> None:
     """Unit tests, AppTest UI tests included, with coverage; no engine or root needed.
 

@@ -32,6 +32,7 @@ TEST_WHEEL = TEST_PIPELINE / "en_ner_test-0.1.0-py3-none-any.whl"
 TEST_IMAGE = "ner-app-test"  # what script/test builds
 STARTED_BY = "io.ner-app.started-by=script/up"  # marks the containers `up` may replace
 READY_TIMEOUT = 120
+QUICK = {"lint", "tests"}  # the sessions tagged quick in the noxfile: no engine, no provisioning
 
 
 def docker_client(env: Mapping[str, str]) -> Docker:
@@ -107,8 +108,32 @@ def nox(args: Sequence[str], env: Mapping[str, str]) -> None:
     process.stream(["nox", *args], cwd=ROOT, env=env)
 
 
+def selected_sessions(nox_args: Sequence[str]) -> set[str] | None:
+    """The sessions `-s/--session/--sessions NAME...` select; None when none are named (nox then
+    runs its defaults, or `-t`/`-k` choose)."""
+    names: list[str] = []
+    taking = False
+    for arg in nox_args:
+        if arg in ("-s", "-e", "--session", "--sessions"):
+            taking = True
+        elif arg.startswith("--session=") or arg.startswith("--sessions="):
+            names.append(arg.partition("=")[2])
+            taking = False
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            names.append(arg)
+    return set(names) if names else None
+
+
 def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> None:
-    """Provision (Debian/Ubuntu), bootstrap the tools, then run nox: every session CI runs."""
+    """Provision (Debian/Ubuntu), bootstrap the tools, then run nox: every session CI runs.
+    Only lint and the unit tests (QUICK) run at once: they need no engine and no provisioning."""
+    selected = selected_sessions(nox_args)
+    if selected is not None and selected <= QUICK:
+        console.step(f"{', '.join(sorted(selected))}: no engine or provisioning needed")
+        run_keeping_evidence(nox_args, {**env, **bootstrap.tools_environment(env)})
+        return
     if env.get("NER_PROVISION", "1") != "0":
         provision(
             ["engine", "base-image", "browser", "registry", "docker26", "podman", "lb", "load"]

@@ -154,3 +154,49 @@ def test_the_evidence_of_failures_is_named_at_the_end_even_when_nox_fails(
     err = capsys.readouterr().err
     assert f"Evidence of what failed is kept in {root} (1 folder(s)):" in err
     assert "test_x.py-test_y: trace.zip" in err
+
+
+@pytest.mark.parametrize(
+    ("nox_args", "selected"),
+    [
+        (["-s", "lint", "tests"], {"lint", "tests"}),
+        (["--session=lint", "-e", "tests"], {"lint", "tests"}),
+        (["-s", "tests", "--", "-k", "export"], {"tests"}),
+        (["-t", "quick"], None),
+        ([], None),
+    ],
+)
+def test_the_sessions_named_on_the_command_line_are_read(
+    nox_args: list[str], selected: set[str] | None
+) -> None:
+    assert dev.selected_sessions(nox_args) == selected
+
+
+class Provisioned(Exception):
+    """What the stand-in for provisioning raises: the quick path must never reach it."""
+
+
+def checks_run(monkeypatch: pytest.MonkeyPatch, nox_args: list[str]) -> list[list[str]]:
+    def provision(groups: object) -> None:
+        raise Provisioned
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(dev, "provision", provision)
+    monkeypatch.setattr(dev.bootstrap, "tools_environment", lambda env: {})
+    monkeypatch.setattr(dev, "run_keeping_evidence", lambda args, env: ran.append(list(args)))
+    dev.run_checks(nox_args, {})
+    return ran
+
+
+def test_lint_and_the_unit_tests_run_without_provisioning_or_an_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert checks_run(monkeypatch, ["-s", "lint", "tests"]) == [["-s", "lint", "tests"]]
+
+
+def test_any_other_session_provisions_the_host_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control: with a session that needs the engine, provisioning comes first."""
+    with pytest.raises(Provisioned):
+        checks_run(monkeypatch, ["-s", "lint", "build"])
+    with pytest.raises(Provisioned):
+        checks_run(monkeypatch, [])

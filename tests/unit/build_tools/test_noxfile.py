@@ -10,6 +10,8 @@ import ast
 import re
 from pathlib import Path
 
+from ner_build import dev
+
 ROOT = Path(__file__).resolve().parents[3]
 NOXFILE = ROOT / "noxfile.py"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -74,3 +76,13 @@ def test_every_unit_test_marked_host_is_where_nox_s_integration_runs_them() -> N
     }
     assert marked, "no unit test is marked host"
     assert {path for path in marked if not path.is_relative_to(folder.group(1))} == set()
+
+
+def test_the_quick_sessions_are_the_ones_script_test_runs_without_provisioning() -> None:
+    tagged = {
+        node.name
+        for node in ast.parse(NOXFILE.read_text()).body
+        if isinstance(node, ast.FunctionDef)
+        and any("tags=['quick']" in ast.unparse(d) for d in node.decorator_list)
+    }
+    assert tagged == dev.QUICK
