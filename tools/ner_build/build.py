@@ -1,7 +1,6 @@
-"""`nox -s build`: turn poetry.lock, the model wheel and the app into a tagged image.
-
-Every check runs before anything is built or tagged. Flags after `--` win over the
-environment variables named in each flag's help.
+"""`nox -s build`: the build itself. It prepares the context (the exported lock, the model, the
+app wheel), checks the base and the model, builds, makes the image canonical, checks what is
+installed against the lock, and records the result. Its flags are in build_options.
 """
 
 from __future__ import annotations
