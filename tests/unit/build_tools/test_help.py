@@ -16,20 +16,15 @@ from pathlib import Path
 import ner_build
 import pytest
 
+from .test_entry_points import is_main_guard
+
 TOOLS = Path(ner_build.__file__).parent
 ROOT = TOOLS.parent.parent
 HELP_TIMEOUT = 60  # seconds; printing help takes about one
 
 
 def has_main_guard(path: Path) -> bool:
-    body = ast.parse(path.read_text()).body
-    return any(
-        isinstance(node, ast.If)
-        and isinstance(node.test, ast.Compare)
-        and isinstance(node.test.left, ast.Name)
-        and node.test.left.id == "__name__"
-        for node in body
-    )
+    return any(is_main_guard(node) for node in ast.parse(path.read_text()).body)
 
 
 COMMANDS = sorted(path.stem for path in TOOLS.glob("*.py") if has_main_guard(path))
