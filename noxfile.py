@@ -14,7 +14,8 @@ import nox
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "tools"))
-from ner_build import bootstrap, evidence  # noqa: E402 (standard library only)
+from ner_build import bootstrap, commands  # noqa: E402 (standard library only)
+from ner_build.browser import evidence  # noqa: E402
 
 # uv when it is installed (script/up and script/test install it), else virtualenv.
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -73,7 +74,7 @@ def lint(session: nox.Session) -> None:
     """Lint everything, offline: Python, Dockerfiles, shell, workflows, Renovate, Kubernetes.
 
     ruff, mypy, the import contracts of tools/ner_build (.importlinter), hadolint, shellcheck,
-    actionlint, zizmor, renovate.json's schema and deploy/kubernetes (`python -m ner_build.k8s`)."""
+    actionlint, zizmor, renovate.json's schema and deploy/kubernetes (`nox -s tool -- k8s`)."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -86,7 +87,7 @@ def lint(session: nox.Session) -> None:
     session.run(*npm, "run", "--silent", "lint", external=True)
     session.run("zizmor", "--offline", ".github/workflows")
     session.run("check-jsonschema", "--builtin-schema", "vendor.renovate", RENOVATE)
-    session.run("python", "-m", "ner_build.k8s", env=TOOLS_ENV)
+    session.run("python", "-m", "ner_build.deploy.k8s", env=TOOLS_ENV)
 
 
 @nox.session(tags=["quick"])
@@ -107,7 +108,7 @@ def tests(session: nox.Session) -> None:
 def test_pipeline(session: nox.Session) -> None:
     """Build the small test spaCy pipeline wheel into build/test-pipeline/."""
     install_locked(session)
-    session.run("python", "-m", "ner_build.test_pipeline", env=TOOLS_ENV)
+    session.run("python", "-m", "ner_build.build.test_pipeline", env=TOOLS_ENV)
 
 
 @nox.session
@@ -119,7 +120,7 @@ def build(session: nox.Session) -> None:
 @nox.session(name="base-image")
 def base_image(session: nox.Session) -> None:
     """Build a Python base image from Debian packages, for hosts with no registry."""
-    run_tool(session, "ner_build.base_image")
+    run_tool(session, "ner_build.build.base_image")
 
 
 @nox.session
@@ -148,7 +149,7 @@ def base_image_replay(session: nox.Session) -> None:
 @nox.session
 def reproduce(session: nox.Session) -> None:
     """Build the commit twice from scratch and prove the two images identical."""
-    run_tool(session, "ner_build.reproduce")
+    run_tool(session, "ner_build.proofs.reproduce")
 
 
 @nox.session
@@ -156,7 +157,7 @@ def engines(session: nox.Session) -> None:
     """Build on every engine, require one image ID, run the core tests on each (options: -- --help).
 
     The engines: Docker 20.10, Docker 26 + buildx, Podman."""
-    run_tool(session, "ner_build.engines", groups="main,dev")
+    run_tool(session, "ner_build.proofs.engines", groups="main,dev")
 
 
 @nox.session(name="browser-loop")
@@ -166,8 +167,8 @@ def browser_loop(session: nox.Session) -> None:
     Builds on every engine first; `nox -s browser-loop -- --count N --no-stress`."""
     install_locked(session)
     env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}
-    session.run("python", "-m", "ner_build.engines", "--no-tests", env=env)
-    session.run("python", "-m", "ner_build.browser_loop", *session.posargs, env=env)
+    session.run("python", "-m", "ner_build.proofs.engines", "--no-tests", env=env)
+    session.run("python", "-m", "ner_build.proofs.browser_loop", *session.posargs, env=env)
 
 
 @nox.session
@@ -176,7 +177,7 @@ def arm64(session: nox.Session) -> None:
 
     The index is checked in a registry and a bundle; arm64 is proven reproducible and runs the
     core integration tests (`nox -s arm64 -- --compare` times the host's image beside it)."""
-    run_tool(session, "ner_build.arm64", groups="main,dev")
+    run_tool(session, "ner_build.proofs.arm64", groups="main,dev")
 
 
 @nox.session
@@ -184,7 +185,7 @@ def index(session: nox.Session) -> None:
     """Join images built on other hosts into one OCI index, as the release job does.
 
     One image per platform, pulled here: `nox -s index -- RECORD...` (each build's image.json)."""
-    run_tool(session, "ner_build.multiplatform")
+    run_tool(session, "ner_build.build.multiplatform")
 
 
 @nox.session
@@ -199,7 +200,7 @@ def bench(session: nox.Session) -> None:
 @nox.session(name="lb-image")
 def lb_image(session: nox.Session) -> None:
     """Build the load balancer's image: Debian's HAProxy on the app's base (deploy/haproxy/)."""
-    run_tool(session, "ner_build.lb_image")
+    run_tool(session, "ner_build.deploy.lb_image")
 
 
 @nox.session
@@ -208,13 +209,13 @@ def scale(session: nox.Session) -> None:
 
     deploy/compose.yaml, then a swarm stack: affinity and its control, a replica crashed, a path
     prefix, a rolling update."""
-    run_tool(session, "ner_build.scale", groups="main,dev")
+    run_tool(session, "ner_build.deploy.scale", groups="main,dev")
 
 
 @nox.session(name="stack-file")
 def stack_file(session: nox.Session) -> None:
     """Write deploy/compose.yaml as `docker stack deploy` reads it (default build/stack.yaml)."""
-    run_tool(session, "ner_build.compose")
+    run_tool(session, "ner_build.deploy.compose")
 
 
 @nox.session
@@ -222,7 +223,7 @@ def bundle(session: nox.Session) -> None:
     """Make the built image a signed folder and .tar for a customer with no registry.
 
     `nox -s bundle -- --key KEY [--with-sources]`; check one: `-- --verify DIR`."""
-    run_tool(session, "ner_build.bundle")
+    run_tool(session, "ner_build.release.bundle")
 
 
 @nox.session(name="rebuild-check")
@@ -231,7 +232,7 @@ def rebuild_check(session: nox.Session) -> None:
 
     With the SBOM difference: `nox -s rebuild-check -- --published REF [--summary FILE]
     [--github-output FILE]`."""
-    run_tool(session, "ner_build.scheduled", groups="main,dev")
+    run_tool(session, "ner_build.release.scheduled", groups="main,dev")
 
 
 @nox.session(name="scan-gate")
@@ -239,26 +240,30 @@ def scan_gate(session: nox.Session) -> None:
     """Fail on fixable CRITICAL findings of Trivy JSON reports unless accepted for now.
 
     `nox -s scan-gate -- REPORT.json... [--accepted security/accepted.toml]`."""
-    run_tool(session, "ner_build.scan")
+    run_tool(session, "ner_build.release.scan")
 
 
 @nox.session
 def publish(session: nox.Session) -> None:
     """Push the built image's tags to a registry (`nox -s publish -- --repository REPO`)."""
-    run_tool(session, "ner_build.publish")
+    run_tool(session, "ner_build.release.publish")
 
 
 @nox.session
 def tool(session: nox.Session) -> None:
     """Run one tools/ner_build command with the locked tools: `nox -s tool -- compare --help`.
 
-    `nox -s tool -- MODULE ARGS` is `python -m ner_build.MODULE ARGS` in the locked venv."""
-    if not session.posargs:
-        session.error("Name the command: `nox -s tool -- compare --help` (tools/ner_build/*.py)")
+    `nox -s tool -- NAME ARGS` is `python -m MODULE ARGS` in the locked venv, MODULE the one
+    ner_build.commands finds by that name (`compare` is ner_build.image.compare)."""
+    found = commands.find()
+    if not session.posargs or session.posargs[0] not in found:
+        session.error(
+            f"Name the command: `nox -s tool -- NAME --help`, NAME one of {', '.join(found)}"
+        )
     install_locked(session, "main,dev")
-    module, *args = session.posargs
+    name, *args = session.posargs
     env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}
-    session.run("python", "-m", f"ner_build.{module}", *args, env=env)
+    session.run("python", "-m", found[name], *args, env=env)
 
 
 @nox.session

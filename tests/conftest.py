@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ner_build import test_pipeline
+from ner_build.build import test_pipeline
 
 
 @pytest.fixture(scope="session")

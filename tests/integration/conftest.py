@@ -24,11 +24,13 @@ os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 import docker
 import pytest
 from docker.errors import DockerException
-from ner_build import browser as chromium
-from ner_build import bundle, engine_setups, evidence, offline_engine
-from ner_build.docker import START_ENGINE_HINT, Docker
+from ner_build.browser import chromium, evidence
+from ner_build.engine import offline_engine
+from ner_build.engine import setups as engine_setups
+from ner_build.engine.docker import START_ENGINE_HINT, Docker
+from ner_build.engine.offline_engine import OfflineEngine
 from ner_build.errors import CheckFailed
-from ner_build.offline_engine import OfflineEngine
+from ner_build.release import bundle
 from ner_build.result import BuildResult, result_path
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from testcontainers.core.container import DockerContainer
@@ -192,7 +194,7 @@ def read_in(container: DockerContainer, path: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """This run's evidence folder starts empty (see ner_build.evidence)."""
+    """This run's evidence folder starts empty (see ner_build.browser.evidence)."""
     shutil.rmtree(evidence.run_folder(), ignore_errors=True)
 
 
@@ -214,7 +216,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def chromium_browser(playwright: Playwright) -> Iterator[Browser]:
-    """Debian's Chromium in a network namespace of its own (ner_build.browser), bridged to
+    """Debian's Chromium in a network namespace of its own (ner_build.browser.chromium), bridged to
     this host's loopback: containers starting here cannot abort its page loads."""
     try:
         chromium.chromium_path()

@@ -11,7 +11,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from ner_build import load
+from ner_build.bench import load
 from ner_build.result import BuildResult
 from testcontainers.core.container import DockerContainer
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ner_build import base_image, debian_archive
-from ner_build.docker import START_ENGINE_HINT, Docker
+from ner_build.build import base_image, debian_archive
+from ner_build.engine.docker import START_ENGINE_HINT, Docker
 from ner_build.errors import ToolError
 
 

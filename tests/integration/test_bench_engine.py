@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ner_build import bench, measurements
-from ner_build.docker import START_ENGINE_HINT, Docker
+from ner_build.bench import command as bench
+from ner_build.bench import measurements
+from ner_build.engine.docker import START_ENGINE_HINT, Docker
 
 BASE = "ner-app-base:bookworm-python3"
 DOCKER = os.environ.get("DOCKER") or "docker"

@@ -9,7 +9,7 @@ so such a change while a page loads leaves it without a script, and without its 
 Here a private namespace stands for the engine's host: a server in it holds 24 requests while
 an address appears there. Chromium started inside that namespace (the control) loses the
 queued ones; Chromium in a namespace of its own, bridged to that host's loopback
-(ner_build.browser), gets all 24.
+(ner_build.browser.chromium), gets all 24.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from ner_build import browser as chromium
-from ner_build import loopback, netns, process, wait
-from ner_build.netns import NetworkNamespace
+from ner_build import process, wait
+from ner_build.browser import chromium, loopback, netns
+from ner_build.browser.netns import NetworkNamespace
 from playwright.sync_api import Browser, Page, Playwright
 
 BATCH = 24  # fetches at once: more than Chromium's 6 connections to one server

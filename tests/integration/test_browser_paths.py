@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from ner_build import browser as chromium
+from ner_build.browser import chromium
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Playwright
 

@@ -1,5 +1,6 @@
 """`nox -s bundle`, proven where a customer behind a firewall meets it: a Docker engine with an
-empty data root and no route out (ner_build.offline_engine). Each bad bundle is refused with a
+empty data root and no route out (ner_build.engine.offline_engine). Each bad bundle is refused
+with a
 message saying what is wrong, and leaves no image in the engine; the good one loads with the
 recorded image ID (also into Podman and Docker 26), starts hardened and finds entities in
 Chromium.
@@ -17,10 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ner_build import browser as chromium
-from ner_build import bundle, engine_setups, netns, signing
-from ner_build.docker import Docker
-from ner_build.offline_engine import OfflineEngine
+from ner_build.browser import chromium, netns
+from ner_build.engine import setups as engine_setups
+from ner_build.engine.docker import Docker
+from ner_build.engine.offline_engine import OfflineEngine
+from ner_build.release import bundle, signing
 from ner_build.result import BuildResult
 from playwright.sync_api import Browser, Playwright
 

@@ -7,8 +7,8 @@ import re
 import tarfile
 from pathlib import Path
 
-from ner_build import inventory
-from ner_build.docker import Docker
+from ner_build.build import inventory
+from ner_build.engine.docker import Docker
 from ner_build.result import BuildResult
 
 from tests.integration.conftest import ROOT, StartApp, python_in, read_in

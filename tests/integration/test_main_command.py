@@ -16,8 +16,8 @@ from pathlib import Path
 
 import docker
 import pytest
-from ner_build import base_image
-from ner_build.docker import Docker
+from ner_build.build import base_image
+from ner_build.engine.docker import Docker
 from ner_build.errors import BaseImageUnavailable
 from ner_build.probe import free_port
 
@@ -154,7 +154,7 @@ def test_the_image_up_built_is_labelled_and_publish_refuses_it(
         s.replace(" ", "-") for s in expected_stand_ins
     )
     result = subprocess.run(
-        [sys.executable, "-m", "ner_build.publish", "--repository", "127.0.0.1:9/ner-app",
+        [sys.executable, "-m", "ner_build.release.publish", "--repository", "127.0.0.1:9/ner-app",
          "--force"],
         cwd=clone,
         env={**os.environ, "PYTHONPATH": str(clone / "tools")},

@@ -1,6 +1,7 @@
 """A bundle made with `--with-sources` rebuilds the shipped image with no network at all: the
 same image ID. rebuild.sh runs as a customer behind a firewall runs it, inside the network
-namespace of an empty engine (ner_build.offline_engine), so neither it nor the build can reach
+namespace of an empty engine (ner_build.engine.offline_engine), so neither it nor the build can
+reach
 anything: it verifies the bundle, clones the commit, installs the tools from the bundle's
 wheels, loads the base from the bundle and builds with `--network=none`.
 """
@@ -16,10 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from ner_build import bundle, engine_setups, offline, rebuild, signing
+from ner_build.build import offline_inputs as offline
 from ner_build.digest import sha256_of
-from ner_build.docker import Docker
-from ner_build.offline_engine import OfflineEngine
+from ner_build.engine import setups as engine_setups
+from ner_build.engine.docker import Docker
+from ner_build.engine.offline_engine import OfflineEngine
+from ner_build.proofs import rebuild
+from ner_build.release import bundle, signing
 from ner_build.result import BuildResult
 
 from tests.integration.conftest import Keys, empty_podman_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from ner_build.docker import Docker
+from ner_build.engine.docker import Docker
 from ner_build.result import BuildResult
 
 from tests.integration.conftest import StartApp, http_get, run_in, url

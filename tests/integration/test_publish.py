@@ -10,9 +10,9 @@ from pathlib import Path
 
 import docker
 import pytest
-from ner_build.docker import Docker
+from ner_build.engine.docker import Docker
+from ner_build.engine.registry import local_registry
 from ner_build.errors import CheckFailed
-from ner_build.registry import local_registry
 from ner_build.result import BuildResult
 
 from tests.integration.conftest import ROOT, StartApp, http_get, url
@@ -46,7 +46,7 @@ def test_publish_round_trip_through_a_real_registry(
         [
             sys.executable,
             "-m",
-            "ner_build.publish",
+            "ner_build.release.publish",
             "--repository",
             repository,
             "--force",

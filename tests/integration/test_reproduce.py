@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 from docker.errors import ImageNotFound
-from ner_build.reproduce import NAMES
+from ner_build.proofs.reproduce import NAMES
 from ner_build.result import BuildResult
 
 from tests.integration.conftest import BUILD_RESULT, ROOT
@@ -50,7 +50,7 @@ def test_reproduce_names_a_file_that_holds_the_build_time(
     stamped.write_text(dockerfile.replace(SMOKE_TEST, STAMP + SMOKE_TEST))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tools")}  # build options come from the env
     result = subprocess.run(
-        [sys.executable, "-m", "ner_build.reproduce", "--dockerfile", str(stamped)],
+        [sys.executable, "-m", "ner_build.proofs.reproduce", "--dockerfile", str(stamped)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -68,7 +68,7 @@ def test_reproduce_names_a_file_that_holds_the_build_time(
 def run_reproduce(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tools")}  # build options come from the env
     return subprocess.run(
-        [sys.executable, "-m", "ner_build.reproduce", *args],
+        [sys.executable, "-m", "ner_build.proofs.reproduce", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from ner_build import sessions
-from ner_build.browser import private_folder
-from ner_build.sessions import SessionResult, finds_exactly, samples_for
+from ner_build.browser import sessions
+from ner_build.browser.chromium import private_folder
+from ner_build.browser.sessions import SessionResult, finds_exactly, samples_for
 from testcontainers.core.container import DockerContainer
 
 from tests.integration.conftest import HARDENED, StartApp, url

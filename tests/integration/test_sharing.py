@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from ner_build.docker import Docker, Podman
+from ner_build.engine.docker import Docker, Podman
 from ner_build.result import BuildResult
 
 TAG = f"ner-app-untag-{os.getpid()}:only"

@@ -11,7 +11,9 @@ from dataclasses import replace
 
 import docker
 import pytest
-from ner_build import build_options, model, process
+from ner_build import process
+from ner_build.build import model
+from ner_build.build import options as build_options
 from ner_build.result import BuildResult
 from playwright.sync_api import Page
 from testcontainers.core.container import DockerContainer

@@ -4,8 +4,8 @@ and stays ready throughout."""
 
 from __future__ import annotations
 
-from ner_build import loadbench
-from ner_build.docker import Docker
+from ner_build.bench import loadbench
+from ner_build.engine.docker import Docker
 
 SECONDS = 20
 TEXT = "Ada Lovelace worked with Charles Babbage in London in 1843."

@@ -1,5 +1,5 @@
 import pytest
-from ner_build.test_pipeline import make_pipeline
+from ner_build.build.test_pipeline import make_pipeline
 from spacy.language import Language
 
 from ner_app.analysis import Entity, analyse, count_by_label, filter_by_labels, highlight

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ner_build.test_pipeline import make_pipeline
+from ner_build.build.test_pipeline import make_pipeline
 
 from ner_app.pipeline import PipelineLoadError, describe, load_pipeline
 

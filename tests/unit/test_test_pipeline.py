@@ -1,7 +1,7 @@
 import zipfile
 from pathlib import Path
 
-from ner_build.test_pipeline import WHEEL, build_wheel
+from ner_build.build.test_pipeline import WHEEL, build_wheel
 
 
 def test_wheel_is_byte_identical_when_built_twice(

@@ -403,7 +403,7 @@ def scripts_of(job_name: str) -> str:
 
 
 def test_the_scale_artifact_is_the_folder_nox_s_scale_writes_its_results_to() -> None:
-    from ner_build import scale
+    from ner_build.deploy import scale
 
     assert "nox -s scale" in scripts_of("image")
     uploads = [s["with"] for s in step_using("image", "actions/upload-artifact")]

@@ -7,7 +7,7 @@
 # Needs git, python3 (>= 3.11, with venv) and a container engine; nothing from any network.
 # It verifies the bundle (verify-and-load.sh --verify-only), clones the commit from the git
 # bundle, installs the build tools from sources/wheels/tools (hash-checked) into a temporary
-# venv, and runs `python -m ner_build.rebuild BUNDLE` from the cloned tree, which loads the
+# venv, and runs `python -m ner_build.proofs.rebuild BUNDLE` from the cloned tree, which loads the
 # base image, builds with `--network=none` and compares the image ID with image.json's.
 set -eu
 
@@ -50,4 +50,4 @@ python3 -m venv "$work/tools" || fail "python3 cannot make a venv: install pytho
 
 cd "$work/tree"
 PATH="$work/tools/bin:$PATH" PYTHONPATH=tools POETRY="$work/tools/bin/poetry" \
-    "$work/tools/bin/python" -m ner_build.rebuild "$bundle"
+    "$work/tools/bin/python" -m ner_build.proofs.rebuild "$bundle"

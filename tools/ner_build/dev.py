@@ -20,8 +20,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ner_build import base_image, bootstrap, console, diskspace, evidence, probe, process
-from ner_build.docker import START_ENGINE_HINT, Docker
+from ner_build import bootstrap, console, diskspace, probe, process
+from ner_build.browser import evidence
+from ner_build.build import base_image
+from ner_build.engine.docker import START_ENGINE_HINT, Docker
 from ner_build.errors import BaseImageUnavailable, CheckFailed
 from ner_build.paths import ROOT, TEST_PIPELINE
 from ner_build.result import BuildResult

@@ -58,7 +58,7 @@ class BuildResult:
     base_image_digest: str = ""  # the base's registry digest ("" for a base built here)
     base_archive: dict[str, Any] | None = None  # a Debian-built base's archive state
     # Per layer of the image, bottom first: name, diff ID, and its inputs' values; and the
-    # config's inputs (ner_build.layers), which `nox -s reproduce -- --against` compares.
+    # config's inputs (ner_build.image.layers), which `nox -s reproduce -- --against` compares.
     layers: list[dict[str, Any]] = field(default_factory=list)
     config_inputs: dict[str, str] = field(default_factory=dict)
 

@@ -10,7 +10,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ner_build import bootstrap, build_options
+from ner_build import bootstrap
+from ner_build.build import options as build_options
 
 ROOT = Path(__file__).resolve().parents[3]
 # The tools the tests drive, as the sessions are given them: never a fixed path.

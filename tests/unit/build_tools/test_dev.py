@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from ner_build import bootstrap, dev, inventory
+from ner_build import bootstrap, dev
+from ner_build.build import inventory
 from ner_build.errors import CheckFailed, FailedProcessError
 
 from .support import DOCKER
@@ -37,7 +38,7 @@ def test_the_tools_lock_pins_every_package_with_hashes() -> None:
 
 def test_the_tools_share_their_versions_with_poetry_lock() -> None:
     """nox and uv are pinned in both locks: they must agree."""
-    from ner_build import lockfile
+    from ner_build.build import lockfile
     from ner_build.paths import LOCK
 
     text = bootstrap.REQUIREMENTS.read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import dev, diskspace
-from ner_build.docker import Docker
+from ner_build.engine.docker import Docker
 from ner_build.errors import CheckFailed
 
 from .support import DOCKER

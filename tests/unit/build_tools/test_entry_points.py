@@ -6,17 +6,9 @@ import ast
 from pathlib import Path
 
 import ner_build
+from ner_build.commands import is_main_guard
 
 TOOLS = Path(ner_build.__file__).parent
-
-
-def is_main_guard(node: ast.stmt) -> bool:
-    return (
-        isinstance(node, ast.If)
-        and isinstance(node.test, ast.Compare)
-        and isinstance(node.test.left, ast.Name)
-        and node.test.left.id == "__name__"
-    )
 
 
 def misplaced_guards(source: str) -> bool:
@@ -28,7 +20,9 @@ def misplaced_guards(source: str) -> bool:
 
 def test_the_main_guard_is_the_last_statement_of_every_tool_module() -> None:
     misplaced = [
-        path.name for path in sorted(TOOLS.glob("*.py")) if misplaced_guards(path.read_text())
+        path.relative_to(TOOLS).as_posix()
+        for path in sorted(TOOLS.rglob("*.py"))
+        if misplaced_guards(path.read_text())
     ]
     assert not misplaced, f"code after `if __name__ == '__main__'` in {misplaced}"
 

@@ -1,13 +1,12 @@
 """Every command's `--help` prints its usage and does nothing else: no file, no folder, no build.
 
 Run the way the README runs them (`python -m ner_build.X --help`, `script/up --help`) from an
-empty working folder, which must stay empty: `python -m ner_build.rootfs --help` once copied
+empty working folder, which must stay empty: `python -m ner_build.build.rootfs --help` once copied
 287 MB into a folder named `./--help`, and `nox -s stack-file -- --help` wrote a file of that name.
 """
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -15,19 +14,14 @@ from pathlib import Path
 
 import ner_build
 import pytest
-
-from .test_entry_points import is_main_guard
+from ner_build import commands
 
 TOOLS = Path(ner_build.__file__).parent
 ROOT = TOOLS.parent.parent
 HELP_TIMEOUT = 60  # seconds; printing help takes about one
 
 
-def has_main_guard(path: Path) -> bool:
-    return any(is_main_guard(node) for node in ast.parse(path.read_text()).body)
-
-
-COMMANDS = sorted(path.stem for path in TOOLS.glob("*.py") if has_main_guard(path))
+COMMANDS = commands.find()  # short name -> module
 
 
 def help_problems(command: list[str], cwd: Path, pythonpath: Path = ROOT / "tools") -> list[str]:
@@ -53,15 +47,32 @@ def help_problems(command: list[str], cwd: Path, pythonpath: Path = ROOT / "tool
     return problems
 
 
-def test_every_tool_module_is_found() -> None:
-    assert {"build", "rootfs", "compose", "k8s", "dev"} <= set(COMMANDS)
+def test_every_tool_module_is_found_in_its_wing() -> None:
+    assert {
+        "build": "ner_build.build",
+        "bench": "ner_build.bench",
+        "rootfs": "ner_build.build.rootfs",
+        "compose": "ner_build.deploy.compose",
+        "k8s": "ner_build.deploy.k8s",
+        "dev": "ner_build.dev",
+    }.items() <= COMMANDS.items()
+    assert len(COMMANDS) == 22
 
 
-@pytest.mark.parametrize("module", COMMANDS)
+def test_two_commands_of_one_name_are_refused(tmp_path: Path) -> None:
+    """The control: short names are what `nox -s tool -- NAME` runs, so they must be unique."""
+    for wing in ("one", "two"):
+        (tmp_path / wing).mkdir()
+        (tmp_path / wing / "scan.py").write_text('if __name__ == "__main__":\n    pass\n')
+    with pytest.raises(ValueError, match="two commands are named scan"):
+        commands.find(tmp_path)
+
+
+@pytest.mark.parametrize("module", sorted(COMMANDS.values()))
 def test_help_of_every_tool_module_prints_usage_and_nothing_else(
     module: str, tmp_path: Path
 ) -> None:
-    assert help_problems([sys.executable, "-m", f"ner_build.{module}"], tmp_path) == []
+    assert help_problems([sys.executable, "-m", module], tmp_path) == []
 
 
 def test_help_of_script_up_lists_its_options(tmp_path: Path) -> None:

@@ -1,0 +1,2 @@
+"""Real Chromium against the app: the browser, its private network namespace and loopback
+bridge, the one page object, concurrent sessions, and the evidence a failing test leaves."""

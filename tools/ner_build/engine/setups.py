@@ -1,0 +1,63 @@
+"""The engines this host offers, as the tools and tests reach them: each an environment for its
+client (DOCKER, plus DOCKER_HOST or CONTAINERS_CONF where it needs them).
+
+The default engine is the one DOCKER names; the others come from env files (KEY=VALUE lines,
+shell quoting) in ENGINES_DIR, one per engine: `tools/provision-debian docker26 podman` writes
+docker26.env (Docker 26 + buildx from Debian 13) and podman.env.
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ner_build.engine.docker import Docker
+from ner_build.errors import CheckFailed
+
+ENGINES_DIR = Path("/var/lib/ner-app/engines")
+
+
+@dataclass(frozen=True)
+class EngineSetup:
+    name: str
+    env: dict[str, str]
+
+    @functools.cached_property
+    def docker(self) -> Docker:
+        """The client, made once: it asks the engine's kind only once."""
+        extra = {k: v for k, v in self.env.items() if k != "DOCKER"}
+        return Docker.from_string(self.env["DOCKER"], extra)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (shell quoting allowed; blank lines and # comments skipped)."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        words = shlex.split(line, comments=True)
+        if not words:
+            continue
+        key, sep, value = words[0].partition("=")
+        if not sep or len(words) != 1 or not key.isidentifier():
+            raise CheckFailed(f"{path}:{number}: expected KEY=VALUE, found {line!r}")
+        values[key] = value
+    if "DOCKER" not in values:
+        raise CheckFailed(f"{path} sets no DOCKER: name the engine's client, e.g. DOCKER=podman")
+    return values
+
+
+def find_engines(engines_dir: Path, env: Mapping[str, str]) -> list[EngineSetup]:
+    """The default engine (DOCKER), then one per env file, by file name."""
+    found = [EngineSetup("default", {"DOCKER": env.get("DOCKER") or "docker"})]
+    if engines_dir.is_dir():
+        for path in sorted(engines_dir.glob("*.env")):
+            found.append(EngineSetup(path.stem, read_env_file(path)))
+    return found
+
+
+def named(name: str, engines_dir: Path = ENGINES_DIR) -> EngineSetup | None:
+    """The engine NAME.env in engines_dir sets up, or None when there is no such file."""
+    path = engines_dir / f"{name}.env"
+    return EngineSetup(name, read_env_file(path)) if path.is_file() else None

@@ -1,0 +1,302 @@
+"""The canonical image: the same files give the same image ID on every engine.
+
+Docker 20.10 (BuildKit 0.8), Docker >= 23 (buildx, BuildKit >= 0.13) and Podman (buildah) build
+the same files from the same Dockerfile but write them differently: tar headers, member order,
+times, mount points left behind, empty layers and config fields. After every build the image is
+saved, every layer above the base is rewritten in one encoding, the config in one form, and the
+result is loaded back. What each rule drops or merges, and why no app can see it, is in RULES;
+tests/unit/build_tools/test_normalize.py proves each one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+
+from ner_build.digest import canonical_json
+from ner_build.engine.docker import Docker
+from ner_build.image import archive as image_archive
+
+RULES = {
+    "encoding": "Each layer above the base is written as a PAX tar with members sorted by path, "
+    "names without './' or '/', modes without file-type bits, empty user and group names, no "
+    "access or change times and, of the PAX records, only extended attributes (SCHILY.xattr.*). "
+    "Files, modes, owners, link targets and extended attributes are kept.",
+    "times": "Every mtime is clamped to the layer's newest regular file (at most the commit time), "
+    "so times stamped by the build itself (directories, whiteouts) do not depend on when it ran.",
+    "hard links": "A group of hard links is written with its first path (in sorted order) as "
+    "the file and the others linking to it: the same inode either way.",
+    "whiteouts": "Whiteout markers (.wh.*) get mode 0, owner 0:0 and the layer's time: an engine "
+    "reads only their names.",
+    "mount points": "etc/hosts, etc/hostname, etc/resolv.conf and run/.containerenv (Podman's "
+    "RUN mount points) are dropped, as are the directories run and run/secrets when nothing in "
+    "the layer is inside them: every engine mounts its own files there when a container starts.",
+    "empty layers": "A layer with no entries (BuildKit 0.8 makes one for WORKDIR) is dropped "
+    "with its history entry: it adds nothing to the file system.",
+    "config": "The config keeps architecture, os (and variant), config, rootfs and history. "
+    "Engine bookkeeping (container, container_config, parent, docker_version) and empty values "
+    "(false, '', [], {}, null, e.g. Podman's Cmd [] beside an ENTRYPOINT) are dropped, as is "
+    "the io.buildah.version label, and Hostname, Domainname and Image in the container config "
+    "(left by the builder's last step container; `run` sets its own). Env is ordered by name "
+    "(each name once).",
+    "history": "The base image's history is kept up to its last layer; above it, one entry per "
+    "layer, since each engine words its steps differently. Every time is the commit time.",
+}
+MOUNT_POINT_FILES = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf", "run/.containerenv"})
+MOUNT_POINT_DIRS = frozenset({"run", "run/secrets"})
+ENGINE_LABELS = frozenset({"io.buildah.version"})
+# Set by the engine that ran the build's last step; `run` sets its own for every container.
+ENGINE_RUN_CONFIG = frozenset({"Hostname", "Domainname", "Image"})
+CONFIG_KEYS = ("architecture", "os", "variant", "os.version", "os.features", "author")
+XATTR_PREFIX = "SCHILY.xattr."
+WHITEOUT_PREFIX = ".wh."
+CANONICAL_TYPES = {tarfile.AREGTYPE: tarfile.REGTYPE, tarfile.CONTTYPE: tarfile.REGTYPE}
+DEVICES = (tarfile.CHRTYPE, tarfile.BLKTYPE)
+
+
+def iso(epoch: int) -> str:
+    """The epoch as an image config writes times: 2026-11-26T21:16:14Z."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clean_name(name: str) -> str:
+    while name.startswith(("./", "/")):
+        name = name[2:] if name.startswith("./") else name[1:]
+    return name.rstrip("/")
+
+
+def is_whiteout(name: str) -> bool:
+    return name.rsplit("/", 1)[-1].startswith(WHITEOUT_PREFIX)
+
+
+def kept_members(layer: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+    """The layer's members by clean name (the last of duplicates), mount points dropped."""
+    members: dict[str, tarfile.TarInfo] = {}
+    for member in layer.getmembers():
+        name = clean_name(member.name)
+        if name and name not in MOUNT_POINT_FILES:
+            members[name] = member
+    for directory in MOUNT_POINT_DIRS & members.keys():
+        if not any(name.startswith(directory + "/") for name in members):
+            del members[directory]
+    return members
+
+
+def layer_epoch(members: Iterable[tuple[str, tarfile.TarInfo]], ceiling: int) -> int:
+    """The newest mtime among the layer's regular files (whiteouts aside), at most the ceiling.
+
+    A build sets its files' times explicitly (the lock's or the commit's time), but a layer
+    also holds directories and whiteouts stamped when the layer was first built, which may
+    be a cached build from before the commit. Clamping those to the layer's own newest file
+    time makes a cached and a clean build of the same commit agree.
+    """
+    times = [int(m.mtime) for name, m in members if m.isfile() and not is_whiteout(name)]
+    return min(max(times), ceiling) if times else ceiling
+
+
+def hardlink_leaders(members: dict[str, tarfile.TarInfo]) -> dict[str, str]:
+    """For every path in a hard-link group, the group's first path in sorted order."""
+    groups: dict[str, list[str]] = {}
+    for name, member in members.items():
+        if member.islnk():
+            groups.setdefault(clean_name(member.linkname), []).append(name)
+    leaders: dict[str, str] = {}
+    for target, links in groups.items():
+        if target not in members:  # a link to a file in a lower layer: kept as it is
+            continue
+        group = sorted({target, *links} & members.keys())
+        leaders.update(dict.fromkeys(group, group[0]))
+    return leaders
+
+
+def canonical_info(name: str, member: tarfile.TarInfo, epoch: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = CANONICAL_TYPES.get(member.type, member.type)
+    info.uname = info.gname = ""
+    if is_whiteout(name):
+        info.mode, info.uid, info.gid, info.mtime = 0, 0, 0, epoch
+        return info
+    info.mode, info.uid, info.gid = member.mode & 0o7777, member.uid, member.gid
+    info.mtime = min(int(member.mtime), epoch)
+    info.size = member.size if info.isfile() else 0
+    info.linkname = member.linkname if member.issym() else clean_name(member.linkname)
+    if member.type in DEVICES:
+        info.devmajor, info.devminor = member.devmajor, member.devminor
+    xattrs = {k: v for k, v in member.pax_headers.items() if k.startswith(XATTR_PREFIX)}
+    info.pax_headers = dict(sorted(xattrs.items()))
+    return info
+
+
+def write_canonical_layer(layer: tarfile.TarFile, target: BinaryIO, ceiling: int) -> str | None:
+    """Write the layer in the canonical encoding; return its diff ID, or None when it is empty."""
+    members = kept_members(layer)
+    if not members:
+        return None
+    epoch = layer_epoch(members.items(), ceiling)
+    leaders = hardlink_leaders(members)
+    digest = _HashingWriter(target)
+    with tarfile.open(fileobj=cast(BinaryIO, digest), mode="w|", format=tarfile.PAX_FORMAT) as out:
+        for name in sorted(members, key=lambda n: n.encode()):
+            leader = leaders.get(name)
+            if leader is not None and leader != name:
+                info = canonical_info(name, members[name], epoch)
+                info.type, info.size, info.linkname = tarfile.LNKTYPE, 0, leader
+                out.addfile(info)
+                continue
+            source = members[name]
+            if leader is not None and source.islnk():  # the leader carries the group's data
+                source = members[clean_name(source.linkname)]
+            info = canonical_info(name, source, epoch)
+            out.addfile(info, layer.extractfile(source) if info.isfile() else None)
+    return "sha256:" + digest.hexdigest()
+
+
+class _HashingWriter:
+    """A write-only file that hashes what passes through it."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self._target, self._hash = target, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        return self._target.write(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _pruned(value: Any) -> Any:
+    """The value without empty entries (false, '', [], {}, null) in its dicts."""
+    if isinstance(value, dict):
+        pruned = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, False, "", [], {})}
+    return value
+
+
+def canonical_run_config(run_config: dict[str, Any]) -> dict[str, Any]:
+    """The container config: empty values dropped, engine labels dropped, Env by name."""
+    labels = {k: v for k, v in (run_config.get("Labels") or {}).items() if k not in ENGINE_LABELS}
+    dropped = ENGINE_RUN_CONFIG | {"Labels"}
+    settled = _pruned({k: v for k, v in run_config.items() if k not in dropped})
+    env = dict(item.partition("=")[::2] for item in settled.get("Env", []))
+    if env:
+        settled["Env"] = [f"{k}={v}" for k, v in sorted(env.items())]
+    if labels:
+        settled["Labels"] = dict(sorted(labels.items()))
+    return dict(sorted(settled.items()))
+
+
+def base_history(history: list[dict[str, Any]], base_layers: int) -> list[dict[str, Any]]:
+    """The history entries up to and including the base image's last layer."""
+    if base_layers == 0:
+        return []
+    seen = 0
+    for index, step in enumerate(history):
+        seen += 0 if step.get("empty_layer") else 1
+        if seen == base_layers:
+            return history[: index + 1]
+    return list(history)
+
+
+def canonical_config(
+    config: dict[str, Any], diff_ids: list[str], base_layers: int, epoch: int
+) -> dict[str, Any]:
+    """The config in canonical form for these layers (the first base_layers the base's)."""
+    created = iso(epoch)
+    history = [
+        {**_pruned(step), "created": created}
+        for step in base_history(config.get("history", []), base_layers)
+    ]
+    history += [
+        {"created": created, "created_by": f"ner-app layer {n} (docker/Dockerfile, runtime stage)"}
+        for n in range(base_layers + 1, len(diff_ids) + 1)
+    ]
+    canonical = {key: config[key] for key in CONFIG_KEYS if config.get(key)}
+    return {
+        **canonical,
+        "config": canonical_run_config(config.get("config") or {}),
+        "created": created,
+        "history": history,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+
+
+def normalize_archive(
+    saved: Path, out: Path, epoch: int, tags: list[str], keep_layers: int = 0
+) -> str:
+    """Rewrite the image in a saved archive (either format) canonically; return its image ID.
+
+    The first keep_layers layers (the base image's) are kept byte for byte; each layer above
+    is written canonically, clamped to its own layer_epoch, at most the epoch.
+    """
+    image = image_archive.read(saved)
+    config = image.config
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        layers, diff_ids = [], []
+        for index in range(len(image.layer_names)):
+            path = Path(tmp, f"{index}.tar")
+            if index < keep_layers:
+                image.copy_layer(index, path)
+                diff_id: str | None = config["rootfs"]["diff_ids"][index]
+            else:
+                raw = Path(tmp, "raw.tar")
+                image.copy_layer(index, raw)
+                with tarfile.open(raw) as layer, path.open("wb") as target:
+                    diff_id = write_canonical_layer(layer, target, epoch)
+                raw.unlink()
+            if diff_id is not None:
+                layers.append(path)
+                diff_ids.append(diff_id)
+        config_bytes = canonical_json(canonical_config(config, diff_ids, keep_layers, epoch))
+        config_id = hashlib.sha256(config_bytes).hexdigest()
+        _write_archive(out, config_id, config_bytes, layers, diff_ids, tags)
+    return f"sha256:{config_id}"
+
+
+def _write_archive(
+    out: Path,
+    config_id: str,
+    config: bytes,
+    layers: list[Path],
+    diff_ids: list[str],
+    tags: list[str],
+) -> None:
+    """A docker-archive: what `docker load` (20.10 and later) and `podman load` all read."""
+    names = [f"{diff_id.removeprefix('sha256:')}/layer.tar" for diff_id in diff_ids]
+    manifest = [{"Config": f"{config_id}.json", "RepoTags": tags, "Layers": names}]
+    with tarfile.open(out, "w") as archive:
+        _add(archive, f"{config_id}.json", io.BytesIO(config), len(config))
+        for name, layer in zip(names, layers, strict=True):
+            with layer.open("rb") as stream:
+                _add(archive, name, stream, layer.stat().st_size)
+        manifest_bytes = json.dumps(manifest).encode()
+        _add(archive, "manifest.json", io.BytesIO(manifest_bytes), len(manifest_bytes))
+
+
+def _add(archive: tarfile.TarFile, name: str, stream: IO[bytes], size: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = size, 0o644
+    archive.addfile(info, stream)
+
+
+def normalize_image(
+    docker: Docker, image_id: str, epoch: int, tags: list[str], workdir: Path, keep_layers: int = 0
+) -> str:
+    """Replace the image with its canonical copy, tagged with tags; return the new ID."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        saved, out = Path(tmp, "saved.tar"), Path(tmp, "canonical.tar")
+        docker.save(image_id, saved)
+        new_id = normalize_archive(saved, out, epoch, tags, keep_layers)
+        saved.unlink()
+        docker.load(out)
+    if new_id != image_id:
+        docker.remove_image(image_id)
+    return new_id
