@@ -5,7 +5,6 @@ Nothing here skips: without an engine, an image or a browser the tests fail and 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -26,7 +25,6 @@ import pytest
 from docker.errors import DockerException
 from ner_build.browser import chromium, evidence
 from ner_build.engine import offline_engine
-from ner_build.engine import setups as engine_setups
 from ner_build.engine.docker import START_ENGINE_HINT, Docker
 from ner_build.engine.offline_engine import OfflineEngine
 from ner_build.errors import CheckFailed
@@ -333,24 +331,6 @@ def make_key(folder: Path, name: str) -> Path:
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     folder = tmp_path_factory.mktemp("keys")
     return Keys(make_key(folder, "vendor"), make_key(folder, "intruder"))
-
-
-@contextlib.contextmanager
-def empty_podman_store(label: str) -> Iterator[dict[str, str]]:
-    """The client settings of the provisioned Podman with an empty store of its own, as a
-    customer's engine starts (DOCKER, CONTAINERS_CONF); the store is removed afterwards."""
-    settings = engine_setups.read_env_file(engine_setups.ENGINES_DIR / "podman.env")
-    store = offline_engine.SHORT_TMP / f"ner-podman-{label}-{os.getpid()}"
-    client = {
-        "DOCKER": f"podman --root {store}/root --runroot {store}/run",
-        "CONTAINERS_CONF": settings["CONTAINERS_CONF"],
-    }
-    try:
-        yield client
-    finally:  # podman's layers are read-only to a plain rmtree until podman removes them
-        podman = [*client["DOCKER"].split(), "rmi", "--all", "--force"]
-        subprocess.run(podman, env=os.environ | client, capture_output=True, check=False)
-        shutil.rmtree(store, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from ner_build.release import bundle, signing
 from ner_build.result import BuildResult
 from playwright.sync_api import Browser, Playwright
 
-from tests.integration.conftest import Involved, Keys, OpenPage, empty_podman_store
+from tests.integration.conftest import Involved, Keys, OpenPage
 from tests.integration.test_browser import SAMPLE, enter_text, highlighted
 
 SCRIPT = bundle.TEMPLATES / bundle.SCRIPT
@@ -256,11 +256,11 @@ def test_podman_and_docker_26_load_it_with_the_recorded_id(
     good: Path, built: BuildResult, engine_name: str
 ) -> None:
     if engine_name == "podman":
-        with empty_podman_store("bundle") as settings:
+        with engine_setups.empty_podman_store("bundle") as settings:
             assert_loads_with_the_recorded_id(good, built, engine_name, settings)
         return
-    settings = engine_setups.read_env_file(engine_setups.ENGINES_DIR / "docker26.env")
-    client = engine_setups.EngineSetup(engine_name, settings).docker
+    setup = engine_setups.required(engine_name)
+    settings, client = dict(setup.env), setup.docker
     before = {ref: client.image_id(ref) for ref in [built.image_id, *built.tags]}
     try:
         assert_loads_with_the_recorded_id(good, built, engine_name, settings)

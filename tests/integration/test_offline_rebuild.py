@@ -26,7 +26,7 @@ from ner_build.proofs import rebuild
 from ner_build.release import bundle, signing
 from ner_build.result import BuildResult
 
-from tests.integration.conftest import Keys, empty_podman_store
+from tests.integration.conftest import Keys
 
 REBUILD_TIMEOUT = 1200
 
@@ -82,11 +82,11 @@ def customer_engine(name: str) -> Iterator[dict[str, str]]:
     empty store of its own; the provisioned Docker 26 (buildx), shared, so only the tags the
     rebuild made are removed afterwards."""
     if name == "podman":
-        with empty_podman_store("rebuild") as client:
+        with engine_setups.empty_podman_store("rebuild") as client:
             yield client
         return
-    settings = engine_setups.read_env_file(engine_setups.ENGINES_DIR / f"{name}.env")
-    docker = engine_setups.EngineSetup(name, settings).docker
+    setup = engine_setups.required(name)
+    settings, docker = dict(setup.env), setup.docker
     before = rebuild_tags(docker)
     try:
         yield settings

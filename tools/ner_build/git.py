@@ -1,4 +1,4 @@
-"""What the build needs to know from git: revision, dirtiness and commit times."""
+"""What the build needs to know from git: revision, dirtiness, commit times and committed files."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def commit_time(root: Path, *paths: str) -> int:
     """Unix time of the last commit touching paths (of HEAD when no path is given)."""
     out = run(root, "log", "-1", "--format=%ct", "HEAD", "--", *paths)
     return int(out) if out else int(run(root, "log", "-1", "--format=%ct", "HEAD"))
+
+
+def show(root: Path, revision: str, path: str) -> bytes | None:
+    """A file's bytes as committed at revision; None when there is no such commit or file."""
+    return process.output_bytes(["git", "-C", root, "show", f"{revision}:{path}"])
 
 
 def revision_time(root: Path, revision: str) -> int:

@@ -4,10 +4,11 @@ a time."""
 from __future__ import annotations
 
 import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+
+from ner_build import wait
 
 POLL = 0.05  # seconds between two probes while waiting for the condition
 
@@ -39,9 +40,4 @@ def wait_until_answers(
     address: str, timeout: float, alive: Callable[[], bool] = lambda: True, poll: float = POLL
 ) -> bool:
     """Wait until address answers 200; False when the time runs out or alive() turns False."""
-    deadline = time.monotonic() + timeout
-    while not answers(address):
-        if not alive() or time.monotonic() > deadline:
-            return False
-        time.sleep(poll)
-    return True
+    return wait.until(lambda: answers(address), timeout, poll, alive)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from ner_build.errors import CheckFailed, FailedProcessError
 
@@ -67,14 +68,31 @@ def stream(
         raise FailedProcessError(command, returncode, hint=hint)
 
 
-@contextmanager
-def background(args: Sequence[Arg], *, missing: str = "") -> Iterator[subprocess.Popen[bytes]]:
-    """A command running beside the block (its output discarded), stopped afterwards."""
+def start(
+    args: Sequence[Arg],
+    *,
+    log: IO[bytes] | None = None,
+    new_session: bool = False,
+    missing: str = "",
+) -> subprocess.Popen[bytes]:
+    """Start a long-running command (a server, an engine) and return at once; its output goes
+    to log, or nowhere. The caller stops it (or uses `background`)."""
     command = [str(arg) for arg in args]
+    target = subprocess.DEVNULL if log is None else log
     try:
-        started = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            command, stdout=target, stderr=target, start_new_session=new_session
+        )
     except FileNotFoundError:
         raise _not_found(command, missing) from None
+
+
+@contextmanager
+def background(
+    args: Sequence[Arg], *, log: IO[bytes] | None = None, missing: str = ""
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A command running beside the block (its output to log, or discarded), stopped afterwards."""
+    started = start(args, log=log, missing=missing)
     try:
         yield started
     finally:
@@ -89,6 +107,16 @@ def background(args: Sequence[Arg], *, missing: str = "") -> Iterator[subprocess
 def output(args: Sequence[Arg], *, cwd: Path | None = None, hint: str = "") -> str:
     """The stripped standard output of a command that must succeed."""
     return run(args, cwd=cwd, hint=hint).stdout.strip()
+
+
+def output_bytes(args: Sequence[Arg], *, cwd: Path | None = None) -> bytes | None:
+    """The standard output of a command, byte for byte; None when it fails."""
+    command = [str(arg) for arg in args]
+    try:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise _not_found(command, "") from None
+    return None if result.returncode else result.stdout
 
 
 def _not_found(command: list[str], hint: str) -> CheckFailed:

@@ -54,3 +54,11 @@ def test_commit_time_of_a_never_committed_path_is_heads(make_repo: Callable[...,
     commit(repo, {"a.txt": "a\n"}, FIRST)
     commit(repo, {"b.txt": "b\n"}, SECOND)
     assert git.commit_time(repo, "missing.txt") == SECOND
+
+
+def test_show_gives_a_committed_file_byte_for_byte_or_none(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo()
+    head = commit(repo, {"poetry.lock": "lock\r\n"}, FIRST)
+    assert git.show(repo, head, "poetry.lock") == b"lock\r\n"
+    assert git.show(repo, head, "missing.lock") is None
+    assert git.show(repo, "0" * 40, "poetry.lock") is None

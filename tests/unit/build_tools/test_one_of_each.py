@@ -1,5 +1,7 @@
 """One of each shared concept: the canonical JSON, the sha256 of a file and the free port are each
-defined once in tools/ner_build, and do what their callers rely on."""
+defined once in tools/ner_build, and do what their callers rely on; the docker-archive writer,
+the `sha256:` digest form, starting a process and waiting with a deadline each live in one
+module."""
 
 from __future__ import annotations
 
@@ -40,6 +42,37 @@ def test_the_check_sees_a_second_definition(tmp_path: Path) -> None:
     (tmp_path / "scale.py").write_text(copy)
     (tmp_path / "registry.py").write_text(copy)
     assert definitions(tmp_path, ("free_port",)) == {"free_port": ["registry.py", "scale.py"]}
+
+
+# A concept's mark in the source, and the only modules that may hold it.
+ONE_PLACE = {
+    '"sha256:" +': [],  # digest.from_hex, digest_of and digest_of_file write that form
+    '"RepoTags": list(': ["image/archive.py"],  # writing a docker-archive's manifest
+    "subprocess.Popen(": ["process.py"],
+    # rootfs.py runs alone inside the image build (standard library, no ner_build)
+    "subprocess.run(": ["build/rootfs.py", "process.py"],
+    "time.monotonic() +": ["wait.py"],  # a deadline: polling loops use wait.until
+}
+
+
+def holders(folder: Path, mark: str) -> list[str]:
+    return [
+        path.relative_to(folder).as_posix()
+        for path in sorted(folder.rglob("*.py"))
+        if mark in path.read_text()
+    ]
+
+
+def test_each_concept_lives_in_one_module() -> None:
+    assert {mark: holders(TOOLS, mark) for mark in ONE_PLACE} == ONE_PLACE
+
+
+def test_the_check_sees_a_second_holder(tmp_path: Path) -> None:
+    """The control: the second Popen there was, in the registry, beside process.py's."""
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "process.py").write_text("subprocess.Popen(command)\n")
+    (tmp_path / "engine" / "registry.py").write_text("subprocess.Popen([binary])\n")
+    assert holders(tmp_path, "subprocess.Popen(") == ["engine/registry.py", "process.py"]
 
 
 def test_canonical_json_sorts_keys_and_drops_spaces() -> None:

@@ -7,14 +7,10 @@ config has a fixed creation time, so the same Debian archive state gives the sam
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import json
 import os
 import re
 import shutil
 import sys
-import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,10 +20,11 @@ from pathlib import Path
 from ner_build import console, process
 from ner_build.build import debian_archive
 from ner_build.build.debian_archive import ArchiveRecord
-from ner_build.digest import canonical_json, sha256_of
+from ner_build.digest import canonical_json, digest_of_file
 from ner_build.engine.docker import Docker
 from ner_build.engine.platforms import Platform, check_runnable
 from ner_build.errors import CheckFailed
+from ner_build.image import archive as image_archive
 from ner_build.image.normalize import iso
 from ner_build.paths import BASE_RECORDS, DOCKERFILE
 
@@ -146,29 +143,9 @@ def save_archive(
     labels: Mapping[str, str] | None = None,
 ) -> str:
     """Write a `docker save`-format archive of the layer; return the image ID it will load as."""
-    diff_id = "sha256:" + sha256_of(layer)
+    diff_id = digest_of_file(layer)
     config = canonical_json(image_config(diff_id, epoch, platform, labels))
-    config_name = hashlib.sha256(config).hexdigest()
-    layer_name = f"{diff_id.removeprefix('sha256:')}/layer.tar"
-    manifest = json.dumps(
-        [{"Config": f"{config_name}.json", "RepoTags": [tag], "Layers": [layer_name]}]
-    )
-    with tarfile.open(out, "w") as archive:
-        _add_bytes(archive, f"{config_name}.json", config, epoch)
-        _add_bytes(archive, "manifest.json", manifest.encode(), epoch)
-        archive.add(layer, arcname=layer_name, filter=lambda info: _clamp(info, epoch))
-    return f"sha256:{config_name}"
-
-
-def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes, epoch: int) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime = len(data), epoch
-    archive.addfile(info, io.BytesIO(data))
-
-
-def _clamp(info: tarfile.TarInfo, epoch: int) -> tarfile.TarInfo:
-    info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-    return info
+    return image_archive.write(out, config, [layer], [diff_id], [tag], mtime=epoch)
 
 
 def build_rootfs(options: BaseImageOptions, workdir: Path) -> tuple[Path, ArchiveRecord]:

@@ -22,7 +22,7 @@ from ner_build.build import offline_inputs as offline
 from ner_build.build.options import BuildOptions as BuildOptions  # the build's public face
 from ner_build.build.options import dockerfile, result_paths, target_platform
 from ner_build.build.options import parse as parse  # the build's public face
-from ner_build.digest import sha256_of
+from ner_build.digest import digest_of_file
 from ner_build.engine import platforms
 from ner_build.engine.docker import Docker
 from ner_build.errors import BaseImageUnavailable, CheckFailed, ModelUnavailable, VerificationFailed
@@ -292,12 +292,12 @@ def recorded_inputs(
     values = dict(arg.removeprefix("--build-arg=").split("=", 1) for arg in args if "=" in arg)
     app_wheel = next((CONTEXT / "app").glob("*.whl"))
     return {
-        "Dockerfile": _sha256(dockerfile(options)),
-        "rootfs.py": _sha256(CONTEXT / "rootfs.py"),
-        "locked requirements": _sha256(CONTEXT / "requirements.txt"),
-        "uv": _sha256(CONTEXT / "uv-requirements.txt"),
+        "Dockerfile": digest_of_file(dockerfile(options)),
+        "rootfs.py": digest_of_file(CONTEXT / "rootfs.py"),
+        "locked requirements": digest_of_file(CONTEXT / "requirements.txt"),
+        "uv": digest_of_file(CONTEXT / "uv-requirements.txt"),
         "model wheel": f"{wheel.path.name} sha256:{wheel.sha256}",
-        "app wheel": f"{app_wheel.name} {_sha256(app_wheel)}",
+        "app wheel": f"{app_wheel.name} {digest_of_file(app_wheel)}",
         "lock time": values.get("LOCK_EPOCH", ""),
         "app time": values.get("APP_EPOCH", ""),
         "commit": values.get("REVISION", ""),
@@ -305,10 +305,6 @@ def recorded_inputs(
         "version": values.get("VERSION", ""),
         "fallbacks": values.get("FALLBACKS", ""),
     }
-
-
-def _sha256(path: Path) -> str:
-    return "sha256:" + sha256_of(path)
 
 
 def archive_document(record: debian_archive.ArchiveRecord | None) -> dict[str, Any] | None:

@@ -25,14 +25,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ner_build import console, git
+from ner_build import console, git, process
 from ner_build.build.options import BuildOptions, result_paths
 from ner_build.engine import setups as engine_setups
 from ner_build.engine.docker import Docker
@@ -258,7 +257,7 @@ def report(record: IndexRecord) -> None:
 def push(archive: Path, reference: str, tls_verify: bool = True) -> None:
     """Copy the whole multi-platform archive to a registry (every platform, and the index)."""
     step(f"pushing {archive} to {reference} with skopeo")
-    completed = subprocess.run(
+    completed = process.run(
         [
             "skopeo",
             "copy",
@@ -267,8 +266,8 @@ def push(archive: Path, reference: str, tls_verify: bool = True) -> None:
             f"oci-archive:{archive}",
             f"docker://{reference}",
         ],
-        capture_output=True,
-        text=True,
+        check=False,
+        missing="Install skopeo (Debian: apt-get install skopeo).",
     )
     if completed.returncode:
         raise CheckFailed(

@@ -6,7 +6,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ner_build import wait
 from ner_build.engine.docker import Docker, stats_memory_mb
 from ner_build.errors import CheckFailed
 from ner_build.paths import BUILD, ROOT
@@ -108,13 +108,13 @@ class Stack:
         """Remove the stack and wait until its network is gone (removal is asynchronous)."""
         self.client.run("stack", "rm", self.name)
         label = f"label=com.docker.stack.namespace={self.name}"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def gone() -> bool:
             left = self.client.run("network", "ls", "--quiet", "--filter", label).stdout.strip()
             tasks = self.client.run("ps", "--all", "--quiet", "--filter", label).stdout.strip()
-            if not left and not tasks:
-                return
-            time.sleep(0.5)
+            return not left and not tasks
+
+        wait.until(gone, timeout_s, poll=0.5)
 
     def replicas(self, service: str) -> tuple[int, int]:
         """(running, desired) tasks of the stack's service."""
@@ -125,13 +125,12 @@ class Stack:
         return int(running or 0), int(desired.split()[0] if desired else 0)
 
     def wait_converged(self, service: str, timeout_s: float = 180) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def converged() -> bool:
             running, desired = self.replicas(service)
-            if desired and running == desired:
-                return
-            time.sleep(0.5)
-        raise CheckFailed(f"{self.name}_{service} did not converge within {timeout_s:.0f} s.")
+            return bool(desired) and running == desired
+
+        if not wait.until(converged, timeout_s, poll=0.5):
+            raise CheckFailed(f"{self.name}_{service} did not converge within {timeout_s:.0f} s.")
 
     def task_nodes(self, service: str) -> list[str]:
         result = self.client.run(

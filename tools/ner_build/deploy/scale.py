@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ner_build import console, git, process
+from ner_build import console, git, process, wait
 from ner_build.bench.stats import update_readme
 from ner_build.browser import evidence, sessions
 from ner_build.build import base_image
@@ -186,12 +186,7 @@ def servers_up(docker: Docker, lb_container: str) -> list[str]:
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
     """Seconds until condition() held; CheckFailed naming what did not happen in time."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        if condition():
-            return round(time.monotonic() - started, 2)
-        time.sleep(0.1)
-    raise CheckFailed(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+    return wait.seconds_until(condition, timeout_s, what, poll=0.1)
 
 
 def session_figures(results: Sequence[sessions.SessionResult]) -> Figures:

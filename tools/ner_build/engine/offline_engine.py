@@ -15,12 +15,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from ner_build import process, wait
 from ner_build.engine.docker import Docker
 from ner_build.errors import CheckFailed
 
@@ -77,12 +77,12 @@ def start_script(folder: Path) -> str:
 
 
 def wait_until_ready(engine: OfflineEngine, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while engine.docker.run("version").returncode != 0:
-        if engine.process.poll() is not None or time.monotonic() > deadline:
-            log = (engine.folder / "dockerd.log").read_text(errors="replace")[-2000:]
-            raise CheckFailed(f"The offline dockerd did not start:\n{log}")
-        time.sleep(0.2)  # polling a condition: the socket answering
+    def answers() -> bool:
+        return engine.docker.run("version").returncode == 0
+
+    if not wait.until(answers, timeout, poll=0.2, alive=lambda: engine.process.poll() is None):
+        log = (engine.folder / "dockerd.log").read_text(errors="replace")[-2000:]
+        raise CheckFailed(f"The offline dockerd did not start:\n{log}")
 
 
 def stop(engine: OfflineEngine) -> None:
@@ -100,7 +100,7 @@ def stop(engine: OfflineEngine) -> None:
             os.killpg(engine.process.pid, signal.SIGKILL)
             engine.process.wait()
     for mount in reversed(_mounts_under(engine.folder)):
-        subprocess.run(["umount", "--lazy", mount], check=False)
+        process.run(["umount", "--lazy", mount], check=False)
     shutil.rmtree(engine.folder, ignore_errors=True)
 
 
@@ -118,11 +118,10 @@ def offline_dockerd() -> Iterator[OfflineEngine]:
             "run as root on a host provisioned by tools/provision-debian."
         )
     folder = Path(tempfile.mkdtemp(prefix="ner-offline-", dir=SHORT_TMP))
-    process = subprocess.Popen(
-        ["unshare", "--net", "--fork", "--", "sh", "-c", start_script(folder)],
-        start_new_session=True,
+    started = process.start(
+        ["unshare", "--net", "--fork", "--", "sh", "-c", start_script(folder)], new_session=True
     )
-    engine = OfflineEngine(folder, process)
+    engine = OfflineEngine(folder, started)
     try:
         wait_until_ready(engine)
         yield engine

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ner_build import process
 from ner_build.errors import CheckFailed
 from ner_build.probe import free_port, wait_until_answers
 
@@ -42,17 +42,14 @@ def local_registry(folder: Path, timeout: float = 30) -> Iterator[str]:
     port = free_port()
     config = folder / "registry.yml"
     config.write_text(CONFIG.format(root=folder / "storage", port=port))
-    log = (folder / "registry.log").open("wb")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
-    try:
+    with (
+        (folder / "registry.log").open("wb") as log,
+        process.background([binary, "serve", config], log=log) as server,
+    ):
         address = f"http://127.0.0.1:{port}/v2/"
-        if not wait_until_answers(address, timeout, alive=lambda: process.poll() is None):
+        if not wait_until_answers(address, timeout, alive=lambda: server.poll() is None):
             raise CheckFailed(f"docker-registry did not answer on 127.0.0.1:{port}.")
         yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def pushed_size(registry: str, repository: str, tag: str) -> int:

@@ -9,12 +9,17 @@ docker26.env (Docker 26 + buildx from Debian 13) and podman.env.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ner_build import process
 from ner_build.engine.docker import Docker
+from ner_build.engine.offline_engine import SHORT_TMP
 from ner_build.errors import CheckFailed
 
 ENGINES_DIR = Path("/var/lib/ner-app/engines")
@@ -61,3 +66,29 @@ def named(name: str, engines_dir: Path = ENGINES_DIR) -> EngineSetup | None:
     """The engine NAME.env in engines_dir sets up, or None when there is no such file."""
     path = engines_dir / f"{name}.env"
     return EngineSetup(name, read_env_file(path)) if path.is_file() else None
+
+
+def required(name: str, engines_dir: Path = ENGINES_DIR) -> EngineSetup:
+    """The engine NAME.env sets up; CheckFailed saying how to provision it when it is missing."""
+    setup = named(name, engines_dir)
+    if setup is None:
+        raise CheckFailed(
+            f"{engines_dir / (name + '.env')} is missing: provision the engine with "
+            f"`tools/provision-debian {name}` (script/test does)."
+        )
+    return setup
+
+
+@contextmanager
+def empty_podman_store(label: str, engines_dir: Path = ENGINES_DIR) -> Iterator[dict[str, str]]:
+    """The client settings of the provisioned Podman (podman.env) with an empty store of its
+    own, as a customer's engine starts (DOCKER, CONTAINERS_CONF); the store is removed after."""
+    podman = required("podman", engines_dir)
+    store = SHORT_TMP / f"ner-podman-{label}-{os.getpid()}"
+    client = {**podman.env, "DOCKER": f"podman --root {store}/root --runroot {store}/run"}
+    try:
+        yield client
+    finally:  # podman's layers are read-only to a plain rmtree until podman removes them
+        extra = {k: v for k, v in client.items() if k != "DOCKER"}
+        process.run([*client["DOCKER"].split(), "rmi", "--all", "--force"], env=extra, check=False)
+        shutil.rmtree(store, ignore_errors=True)

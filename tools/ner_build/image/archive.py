@@ -1,4 +1,5 @@
-"""Read the one image in an archive that `docker save` or `podman save` wrote, in either format.
+"""The one image in an archive: read what `docker save` or `podman save` wrote, in either
+format, and write the docker-archive every engine's `load` reads (`write`).
 
 - docker-archive: `manifest.json` names the config and each layer's tar (Docker 20.10, Podman).
 - OCI image layout: `index.json` -> manifest -> config and layer blobs (Docker >= 25 writes it,
@@ -12,14 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import shutil
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
+from ner_build.digest import digest_of
 from ner_build.errors import CheckFailed
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -133,3 +136,33 @@ def decompressed(stream: IO[bytes], name: str) -> Iterator[IO[bytes]]:
         )
     else:
         yield stream
+
+
+def write(
+    out: Path,
+    config: bytes,
+    layers: Sequence[Path],
+    diff_ids: Sequence[str],
+    tags: Sequence[str],
+    mtime: int = 0,
+) -> str:
+    """Write a docker-archive of the config and the layers (uncompressed tars, each named by its
+    diff ID), which `docker load` (20.10 and later) and `podman load` all read; return the image
+    ID it loads as. Every member is root's, mode 0644, with the given mtime."""
+    image_id = digest_of(config)
+    config_name = f"{image_id.removeprefix('sha256:')}.json"
+    names = [f"{diff_id.removeprefix('sha256:')}/layer.tar" for diff_id in diff_ids]
+    manifest = json.dumps([{"Config": config_name, "RepoTags": list(tags), "Layers": names}])
+    with tarfile.open(out, "w") as archive:
+        _add(archive, config_name, io.BytesIO(config), len(config), mtime)
+        for name, layer in zip(names, layers, strict=True):
+            with layer.open("rb") as stream:
+                _add(archive, name, stream, layer.stat().st_size, mtime)
+        _add(archive, "manifest.json", io.BytesIO(manifest.encode()), len(manifest), mtime)
+    return image_id
+
+
+def _add(archive: tarfile.TarFile, name: str, stream: IO[bytes], size: int, mtime: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, mtime
+    archive.addfile(info, stream)

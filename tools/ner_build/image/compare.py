@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ner_build import console
+from ner_build.digest import digest_of
 from ner_build.engine.docker import Docker
 from ner_build.image import archive as image_archive
 from ner_build.image import normalize
@@ -111,7 +112,7 @@ def read_saved(archive: Path) -> Image:
     for index in range(len(saved.layer_names)):
         with saved.open_layer(index) as stream, tarfile.open(fileobj=stream, mode="r|") as layer:
             layers.append(entries(layer))
-    image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+    image_id = digest_of(config_bytes)
     return Image(image_id, json.loads(config_bytes), layers)
 
 

@@ -11,16 +11,14 @@ tests/unit/build_tools/test_normalize.py proves each one.
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import tarfile
 import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
-from ner_build.digest import canonical_json
+from ner_build.digest import canonical_json, from_hex
 from ner_build.engine.docker import Docker
 from ner_build.image import archive as image_archive
 
@@ -155,7 +153,7 @@ def write_canonical_layer(layer: tarfile.TarFile, target: BinaryIO, ceiling: int
                 source = members[clean_name(source.linkname)]
             info = canonical_info(name, source, epoch)
             out.addfile(info, layer.extractfile(source) if info.isfile() else None)
-    return "sha256:" + digest.hexdigest()
+    return from_hex(digest.hexdigest())
 
 
 class _HashingWriter:
@@ -255,35 +253,7 @@ def normalize_archive(
                 layers.append(path)
                 diff_ids.append(diff_id)
         config_bytes = canonical_json(canonical_config(config, diff_ids, keep_layers, epoch))
-        config_id = hashlib.sha256(config_bytes).hexdigest()
-        _write_archive(out, config_id, config_bytes, layers, diff_ids, tags)
-    return f"sha256:{config_id}"
-
-
-def _write_archive(
-    out: Path,
-    config_id: str,
-    config: bytes,
-    layers: list[Path],
-    diff_ids: list[str],
-    tags: list[str],
-) -> None:
-    """A docker-archive: what `docker load` (20.10 and later) and `podman load` all read."""
-    names = [f"{diff_id.removeprefix('sha256:')}/layer.tar" for diff_id in diff_ids]
-    manifest = [{"Config": f"{config_id}.json", "RepoTags": tags, "Layers": names}]
-    with tarfile.open(out, "w") as archive:
-        _add(archive, f"{config_id}.json", io.BytesIO(config), len(config))
-        for name, layer in zip(names, layers, strict=True):
-            with layer.open("rb") as stream:
-                _add(archive, name, stream, layer.stat().st_size)
-        manifest_bytes = json.dumps(manifest).encode()
-        _add(archive, "manifest.json", io.BytesIO(manifest_bytes), len(manifest_bytes))
-
-
-def _add(archive: tarfile.TarFile, name: str, stream: IO[bytes], size: int) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = size, 0o644
-    archive.addfile(info, stream)
+        return image_archive.write(out, config_bytes, layers, diff_ids, tags)
 
 
 def normalize_image(

@@ -16,7 +16,6 @@ registries hold it. `skopeo copy --all oci-archive:ARCHIVE docker://REPO:TAG` pu
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tarfile
 import tempfile
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ner_build.digest import canonical_json, sha256_of
+from ner_build.digest import canonical_json, digest_of, digest_of_file
 from ner_build.engine.platforms import Platform
 from ner_build.errors import CheckFailed
 from ner_build.image import archive as image_archive
@@ -52,10 +51,6 @@ class WrittenIndex:
     index_digest: str
     images: dict[str, Written]  # by platform, e.g. "linux/arm64"
     size: int
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def descriptor(media_type: str, digest: str, size: int) -> dict[str, Any]:
@@ -207,7 +202,7 @@ def _uncompressed_layers(
     for position, expected in enumerate(diff_ids):
         path = folder / f"layer-{position}.tar"
         saved.copy_layer(position, path)
-        found = "sha256:" + sha256_of(path)
+        found = digest_of_file(path)
         if found != expected:
             raise CheckFailed(
                 f"{saved.path}: layer {position} is {found}, but the config says {expected}; "

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +35,8 @@ from ner_build.browser import evidence
 from ner_build.build import base_image, multiplatform
 from ner_build.build import command as build
 from ner_build.build import options as build_options
+from ner_build.engine import setups as engine_setups
 from ner_build.engine.docker import Docker
-from ner_build.engine.offline_engine import SHORT_TMP
 from ner_build.engine.platforms import Platform, check_runnable
 from ner_build.engine.registry import local_registry
 from ner_build.errors import FailedProcessError
@@ -150,22 +149,19 @@ def load_from_bundle(env: Mapping[str, str]) -> dict[str, str]:
 
 def loaded_by_script(folder: Path, platform: str) -> str:
     """verify-and-load.sh for one platform into a Podman store of its own: the loaded ID."""
-    with tempfile.TemporaryDirectory(prefix="ner-podman-", dir=SHORT_TMP) as store:
-        podman = f"podman --root {store}/root --runroot {store}/run"
-        done = subprocess.run(
-            ["sh", str(folder / bundle.SCRIPT), str(folder)],
-            env={**os.environ, "DOCKER": podman, "NER_PLATFORM": platform},
-            capture_output=True,
-            text=True,
+    with engine_setups.empty_podman_store(platform.replace("/", "-")) as client:
+        done = process.run(
+            ["sh", folder / bundle.SCRIPT, folder],
+            env={**client, "NER_PLATFORM": platform},
+            check=False,
         )
-        print(done.stdout + done.stderr)
-        loaded = [
-            line.split()[1].rstrip(",")
-            for line in done.stdout.splitlines()
-            if line.startswith("loaded: ")
-        ]
-        subprocess.run([*podman.split(), "rmi", "--all", "--force"], capture_output=True)
-        return loaded[0] if done.returncode == 0 and loaded else ""
+    print(done.stdout + done.stderr)
+    loaded = [
+        line.split()[1].rstrip(",")
+        for line in done.stdout.splitlines()
+        if line.startswith("loaded: ")
+    ]
+    return loaded[0] if done.returncode == 0 and loaded else ""
 
 
 def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str]) -> int:

@@ -23,10 +23,10 @@ under its own name, listed in SHA256SUMS like every other file.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tomllib
@@ -34,10 +34,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ner_build import console, git
+from ner_build import console, git, process
 from ner_build.digest import sha256_of
 from ner_build.engine.docker import Docker
-from ner_build.errors import CheckFailed, VerificationFailed
+from ner_build.errors import CheckFailed, FailedProcessError, VerificationFailed
 from ner_build.image import archive as image_archive
 from ner_build.image import oci_layout
 from ner_build.paths import BUILD, PYPROJECT, ROOT
@@ -228,15 +228,13 @@ def architecture(platform: str) -> str:
 
 def lock_sha256(revision: str) -> str:
     """The sha256 of poetry.lock as committed at revision."""
-    shown = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{revision}:poetry.lock"], capture_output=True
-    )
-    if shown.returncode:
+    shown = git.show(ROOT, revision, "poetry.lock")
+    if shown is None:
         raise CheckFailed(
             f"This checkout has no commit {revision}, which the image was built from: bundle "
             "from the checkout that built it."
         )
-    return oci_layout.digest_of(shown.stdout).split(":")[1]
+    return hashlib.sha256(shown).hexdigest()
 
 
 def image_lines(images: dict[str, PlatformImage]) -> str:
@@ -448,9 +446,10 @@ def verify(folder: Path, allowed_signers: Path | None) -> None:
     """Run this project's verify-and-load.sh --verify-only on folder."""
     env = {"NER_ALLOWED_SIGNERS": str(allowed_signers.resolve())} if allowed_signers else {}
     command = ["sh", str(TEMPLATES / SCRIPT), "--verify-only", str(folder)]
-    returncode = subprocess.run(command, env={**os.environ, **env}, check=False).returncode
-    if returncode:
-        raise VerificationFailed(f"{folder} is not a good bundle (see above).")
+    try:
+        process.stream(command, env=env)
+    except FailedProcessError:
+        raise VerificationFailed(f"{folder} is not a good bundle (see above).") from None
 
 
 def command(options: BundleOptions) -> None:

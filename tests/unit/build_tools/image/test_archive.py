@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from ner_build.digest import digest_of
 from ner_build.errors import CheckFailed
 from ner_build.image import archive as image_archive
 from ner_build.image import compare, normalize
@@ -126,3 +127,32 @@ def test_an_archive_of_two_images_is_refused(docker_archive: Path, tmp_path: Pat
             target.addfile(info, data)
     with pytest.raises(CheckFailed, match="holds 2 images"):
         image_archive.read(two)
+
+
+def test_the_writer_gives_what_the_reader_reads_and_the_config_digest_as_id(tmp_path: Path) -> None:
+    layers = []
+    for index, data in enumerate([base_layer(), rich_layer()]):
+        layers.append(tmp_path / f"{index}.tar")
+        layers[-1].write_bytes(data)
+    diff_ids = [digest_of(data) for data in (base_layer(), rich_layer())]
+    config = b'{"rootfs":{"diff_ids":[]}}'
+    out = tmp_path / "written.tar"
+    image_id = image_archive.write(out, config, layers, diff_ids, ["ner-app:1"], mtime=7)
+    assert image_id == digest_of(config)
+    saved = image_archive.read(out)
+    assert saved.config_bytes == config
+    for index, data in enumerate([base_layer(), rich_layer()]):
+        with saved.open_layer(index) as stream:
+            assert stream.read() == data
+    with tarfile.open(out) as archive:
+        manifest = json.load(image_archive.member(archive, "manifest.json"))
+        members = archive.getmembers()
+    assert manifest[0]["RepoTags"] == ["ner-app:1"]
+    assert {(m.mtime, m.mode, m.uid) for m in members} == {(7, 0o644, 0)}
+
+
+def test_the_writer_refuses_layers_and_diff_ids_that_do_not_pair(tmp_path: Path) -> None:
+    layer = tmp_path / "0.tar"
+    layer.write_bytes(base_layer())
+    with pytest.raises(ValueError, match="zip"):
+        image_archive.write(tmp_path / "out.tar", b"{}", [layer], [], ["x:1"])
