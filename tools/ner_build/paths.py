@@ -9,6 +9,8 @@ PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "poetry.lock"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 MODEL_PIN = ROOT / "docker" / "model.toml"
+BENCHMARKS = ROOT / "benchmarks"  # committed measurements: the bench's, the platforms', scale's
+BENCHMARKS_README = BENCHMARKS / "README.md"  # their tables, between markers
 
 BUILD = ROOT / "build"
 CONTEXT = BUILD / "image"  # what the Dockerfile reads; .dockerignore admits only this

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import paths
-from ner_build.build import base_image, debian_archive, model
+from ner_build.build import base_image, debian_archive, inputs, model, record
 from ner_build.build import command as build
 from ner_build.build import options as build_options
 from ner_build.engine import platforms
@@ -101,11 +101,11 @@ def test_the_pinned_base_image_without_the_arg_fails(tmp_path: Path) -> None:
 
 @pytest.fixture
 def project(make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> Path:
-    """build.ROOT pointed at a git repo whose lock and HEAD were committed at known times."""
+    """inputs.ROOT pointed at a git repo whose lock and HEAD were committed at known times."""
     repo = make_repo()
     commit(repo, {"poetry.lock": "# lock\n"}, LOCK_TIME)
     commit(repo, {"README.md": "readme\n"}, HEAD_TIME)
-    monkeypatch.setattr(build, "ROOT", repo)
+    monkeypatch.setattr(inputs, "ROOT", repo)
     return repo
 
 
@@ -122,7 +122,7 @@ def build_arg_values(args: list[str]) -> dict[str, str]:
 def test_build_args_carry_the_model_version_and_revision(
     project: Path, wheel: model.ModelWheel
 ) -> None:
-    values = build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    values = build_arg_values(inputs.build_args(OPTIONS, wheel, "0.1.0", REVISION))
     assert values["MODEL_SHA256"] == wheel.sha256
     assert values["MODEL_PACKAGE"] == "en_ner_test"
     assert values["MODEL_VERSION"] == "0.1.0"
@@ -132,7 +132,7 @@ def test_build_args_carry_the_model_version_and_revision(
 
 
 def test_build_args_times_come_from_git(project: Path, wheel: model.ModelWheel) -> None:
-    values = build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    values = build_arg_values(inputs.build_args(OPTIONS, wheel, "0.1.0", REVISION))
     assert values["CREATED"] == "2023-11-14T23:13:20Z"
     assert values["SOURCE_DATE_EPOCH"] == str(HEAD_TIME)
     assert values["LOCK_EPOCH"] == str(LOCK_TIME)
@@ -141,26 +141,26 @@ def test_build_args_times_come_from_git(project: Path, wheel: model.ModelWheel) 
 def test_build_args_leave_out_base_image_and_secret_by_default(
     project: Path, wheel: model.ModelWheel
 ) -> None:
-    args = build.build_args(OPTIONS, wheel, "0.1.0", REVISION)
+    args = inputs.build_args(OPTIONS, wheel, "0.1.0", REVISION)
     assert "BASE_IMAGE" not in build_arg_values(args)
     assert not [a for a in args if a.startswith("--secret")]
 
 
 def test_build_args_pass_a_chosen_base_image(project: Path, wheel: model.ModelWheel) -> None:
     options = replace(OPTIONS, base_image="ner-app-base:bookworm-python3")
-    args = build.build_args(options, wheel, "0.1.0", REVISION)
+    args = inputs.build_args(options, wheel, "0.1.0", REVISION)
     assert "--build-arg=BASE_IMAGE=ner-app-base:bookworm-python3" in args
 
 
 def test_build_args_pass_the_ca_bundle_as_a_secret(project: Path, wheel: model.ModelWheel) -> None:
     options = replace(OPTIONS, ca_bundle=Path("/etc/ssl/ca.pem"))
-    args = build.build_args(options, wheel, "0.1.0", REVISION)
+    args = inputs.build_args(options, wheel, "0.1.0", REVISION)
     assert args[-1] == "--secret=id=ca,src=/etc/ssl/ca.pem"
     assert sum(a.startswith("--secret") for a in args) == 1
 
 
 def test_build_args_on_the_real_project_give_an_iso_created(wheel: model.ModelWheel) -> None:
-    values = build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    values = build_arg_values(inputs.build_args(OPTIONS, wheel, "0.1.0", REVISION))
     created = datetime.strptime(values["CREATED"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert created.timestamp() == int(values["SOURCE_DATE_EPOCH"])
     assert int(values["LOCK_EPOCH"]) <= int(values["SOURCE_DATE_EPOCH"])
@@ -177,7 +177,7 @@ def test_bad_options_fail_before_anything_is_prepared(
     monkeypatch: pytest.MonkeyPatch, change: dict[str, str], message: str
 ) -> None:
     prepared: list[object] = []
-    monkeypatch.setattr(build, "prepare_context", lambda *args: prepared.append(args))
+    monkeypatch.setattr(inputs, "prepare_context", lambda *args: prepared.append(args))
     with pytest.raises(CheckFailed, match=message):
         build.run(replace(OPTIONS, **change))  # type: ignore[arg-type]
     assert prepared == []
@@ -208,20 +208,20 @@ def test_to_argv_of_the_defaults_gives_the_defaults() -> None:
 def test_without_allow_fallbacks_an_unreachable_model_stops_the_build(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(build, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(inputs, "CACHE", tmp_path / "cache")
     options = replace(OPTIONS, model_mirror="http://127.0.0.1:9/")
     with pytest.raises(ModelUnavailable, match="--model-mirror"):
-        build.pinned_or_fallback_model(options, [])
+        inputs.pinned_or_fallback_model(options, [])
 
 
 def test_with_allow_fallbacks_an_unreachable_model_is_replaced_and_recorded(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(build, "CACHE", tmp_path / "cache")
-    monkeypatch.setattr(build, "TEST_PIPELINE", tmp_path / "pipeline")
+    monkeypatch.setattr(inputs, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(inputs, "TEST_PIPELINE", tmp_path / "pipeline")
     options = replace(OPTIONS, model_mirror="http://127.0.0.1:9/", allow_fallbacks=True)
     fallbacks: list[Fallback] = []
-    wheel = build.pinned_or_fallback_model(options, fallbacks)
+    wheel = inputs.pinned_or_fallback_model(options, fallbacks)
     assert model.inspect(wheel).package == "en_ner_test"
     [fallback] = fallbacks
     assert fallback.input == "model"
@@ -234,9 +234,9 @@ def test_fallbacks_become_a_build_arg_that_labels_the_image(
     project: Path, wheel: model.ModelWheel
 ) -> None:
     stand_in = Fallback("base image", "python@sha256:x", "local", "no registry", "pull it")
-    args = build.build_args(OPTIONS, wheel, "0.1.0", REVISION, [stand_in])
+    args = inputs.build_args(OPTIONS, wheel, "0.1.0", REVISION, [stand_in])
     assert build_arg_values(args)["FALLBACKS"] == "base-image"
-    assert "FALLBACKS" not in build_arg_values(build.build_args(OPTIONS, wheel, "0.1.0", REVISION))
+    assert "FALLBACKS" not in build_arg_values(inputs.build_args(OPTIONS, wheel, "0.1.0", REVISION))
     assert 'io.ner-app.fallbacks="${FALLBACKS}"' in paths.DOCKERFILE.read_text()
 
 
@@ -291,13 +291,13 @@ def test_the_build_records_a_labelled_bases_archive_state_without_its_mirrors(
 ) -> None:
     docker = Docker.from_string(DOCKER)
     archive = debian_archive.from_labels(docker.labels(labelled_base))
-    recorded = build.archive_document(archive)
+    recorded = record.archive_document(archive)
     assert recorded is not None
     assert "mirrors" not in recorded
     assert recorded["packages"] == [
         {"name": "libssl3", "version": "3.0.17-1~deb12u2", "architecture": "amd64"}
     ]
-    assert build.archive_summary(archive) == (
+    assert record.archive_summary(archive) == (
         "bookworm=2026-11-08T10:00:00Z bookworm-security=2026-11-27T21:03:35Z "
         f"packages sha256:{ARCHIVE.packages_sha256}"
     )
@@ -314,16 +314,16 @@ def test_a_base_without_an_archive_record_records_none(tmp_path: Path) -> None:
     docker.load(tmp_path / "base.tar")
     try:
         archive = debian_archive.from_labels(docker.labels(tag))
-        assert build.archive_document(archive) is None
-        assert build.archive_summary(archive) == ""
-        assert build.base_digest(docker, tag) == ""  # built here: no registry digest
+        assert record.archive_document(archive) is None
+        assert record.archive_summary(archive) == ""
+        assert record.base_digest(docker, tag) == ""  # built here: no registry digest
     finally:
         docker.remove_image(tag)
 
 
 def test_a_base_pinned_by_digest_records_that_digest() -> None:
     docker = Docker.from_string(DOCKER)
-    assert build.base_digest(docker, "python:3.12@sha256:" + "a" * 64) == "sha256:" + "a" * 64
+    assert record.base_digest(docker, "python:3.12@sha256:" + "a" * 64) == "sha256:" + "a" * 64
 
 
 def test_the_build_keeps_its_public_face_after_the_options_moved_out() -> None:

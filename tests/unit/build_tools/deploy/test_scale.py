@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ner_build.deploy import scale
+from ner_build.deploy import haproxy, scale, scale_report, scenarios, watch
 from ner_build.deploy.compose import COMPOSE_FILE, stack_file
+from ner_build.errors import CheckFailed
+from ner_build.result import result_path
 
 HAPROXY_CFG = COMPOSE_FILE.parent / "haproxy" / "haproxy.cfg"
 
@@ -93,27 +95,30 @@ STATE = """1
 
 def test_up_servers_are_the_running_ones_with_an_address() -> None:
     rows = [line.split() for line in STATE.splitlines()]
-    assert scale.up_servers([r for r in rows if len(r) > 6 and r[0].isdigit()]) == ["app1", "app3"]
+    assert haproxy.up_servers([r for r in rows if len(r) > 6 and r[0].isdigit()]) == [
+        "app1",
+        "app3",
+    ]
 
 
 def test_longest_bad_stretch_counts_5xx_and_no_answer() -> None:
     samples = [(0.0, 200), (1.0, 503), (1.5, 0), (2.5, 200), (3.0, 502), (3.2, 200)]
-    assert scale.bad_stretch(samples)[0] == 1.5
-    assert scale.bad_stretch([(0.0, 200), (1.0, 302)])[0] == 0.0
-    assert scale.bad_stretch([(0.0, 200), (1.0, 503), (4.0, 503)])[0] == 3.0
+    assert watch.bad_stretch(samples)[0] == 1.5
+    assert watch.bad_stretch([(0.0, 200), (1.0, 302)])[0] == 0.0
+    assert watch.bad_stretch([(0.0, 200), (1.0, 503), (4.0, 503)])[0] == 3.0
 
 
 def test_busiest_replica_and_its_refusal() -> None:
-    assert scale.busiest_replica(["app2", "app1", "app2", None]) == "app2"
-    with pytest.raises(scale.CheckFailed, match="X-Ner-Replica"):
-        scale.busiest_replica([None, None])
+    assert scenarios.busiest_replica(["app2", "app1", "app2", None]) == "app2"
+    with pytest.raises(CheckFailed, match="X-Ner-Replica"):
+        scenarios.busiest_replica([None, None])
 
 
 def test_the_report_names_failures_and_figures() -> None:
-    good = scale.Outcome("affinity", figures={"ok": 12, "total": 12, "replicas": {"app1": 4}})
-    bad = scale.Outcome("control", figures={"ok": 9, "total": 12, "errors": {"HTTP 400": 3}})
+    good = scenarios.Outcome("affinity", figures={"ok": 12, "total": 12, "replicas": {"app1": 4}})
+    bad = scenarios.Outcome("control", figures={"ok": 9, "total": 12, "errors": {"HTTP 400": 3}})
     bad.require(False, "every session passed without affinity")
-    table = scale.markdown([good, bad], "abc1234")
+    table = scale_report.markdown([good, bad], "abc1234")
     assert "| affinity | 12/12 | app1 4 |" in table
     assert "errors: HTTP 400 x3" in table
     assert "FAILED: every session passed without affinity" in table
@@ -121,14 +126,14 @@ def test_the_report_names_failures_and_figures() -> None:
 
 def test_results_reach_the_readme_only_when_recorded(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    before = f"intro\n{scale.MARKERS[0]}\nold table\n{scale.MARKERS[1]}\nend\n"
+    before = f"intro\n{scale_report.MARKERS[0]}\nold table\n{scale_report.MARKERS[1]}\nend\n"
     readme.write_text(before)
-    outcome = scale.Outcome("affinity", figures={"ok": 12, "total": 12})
-    scale.write([outcome], "abc1234", tmp_path / "run", None)
+    outcome = scenarios.Outcome("affinity", figures={"ok": 12, "total": 12})
+    scale_report.write([outcome], "abc1234", tmp_path / "run", None)
     assert '"commit": "abc1234"' in (tmp_path / "run" / "scale.json").read_text()
     assert "| affinity | 12/12 |" in (tmp_path / "run" / "scale.md").read_text()
     assert readme.read_text() == before
-    scale.write([outcome], "abc1234", tmp_path / "recorded", readme)  # the control: --record
+    scale_report.write([outcome], "abc1234", tmp_path / "recorded", readme)  # the control: --record
     assert "old table" not in readme.read_text()
     assert "| affinity | 12/12 |" in readme.read_text()
 
@@ -136,27 +141,35 @@ def test_results_reach_the_readme_only_when_recorded(tmp_path: Path) -> None:
 def test_a_run_without_record_writes_nothing_that_is_committed() -> None:
     args = scale.parser({}).parse_args([])
     assert not args.record
-    assert scale.LOGS.relative_to(scale.ROOT).parts[0] == "build"
+    assert scenarios.LOGS.relative_to(scale.ROOT).parts[0] == "build"
     assert scale.parser({}).parse_args(["--record"]).record
 
 
 def test_first_change_is_timed_from_the_event() -> None:
     samples = [(1.0, ["app1", "app2"]), (2.0, ["app1", "app2"]), (2.5, ["app2"]), (4.0, ["app1"])]
-    assert scale.first_change(samples, 1.5, lambda up: "app1" not in up) == 1.0
-    assert scale.first_change(samples, 3.0, lambda up: "app1" in up) == 1.0
-    assert scale.first_change(samples, 1.5, lambda up: up == []) is None
+    assert watch.first_change(samples, 1.5, lambda up: "app1" not in up) == 1.0
+    assert watch.first_change(samples, 3.0, lambda up: "app1" in up) == 1.0
+    assert watch.first_change(samples, 1.5, lambda up: up == []) is None
 
 
 def test_a_sampler_keeps_what_its_probe_returned() -> None:
     values = iter(range(1000))
-    with scale.Sampler(lambda: next(values), every=0.001) as sampler:
-        scale.wait_until(lambda: len(sampler.samples) >= 3, 5, "three samples")
+    with watch.Sampler(lambda: next(values), every=0.001) as sampler:
+        scenarios.wait_until(lambda: len(sampler.samples) >= 3, 5, "three samples")
     assert [value for _, value in sampler.samples[:3]] == [0, 1, 2]
     assert sampler.samples[0][0] <= sampler.samples[1][0] <= sampler.samples[2][0]
 
 
 def test_the_longest_bad_stretch_names_its_statuses() -> None:
     samples = [(0.0, 200), (1.0, 503), (1.5, 0), (2.0, 200), (3.0, 502), (3.2, 200)]
-    assert scale.bad_stretch(samples) == (1.0, [503, 0])
-    assert scale.bad_stretch([(0.0, 200)]) == (0.0, [])
-    assert scale.bad_stretch([(0.0, 0), (2.5, 0)]) == (2.5, [0, 0])
+    assert watch.bad_stretch(samples) == (1.0, [503, 0])
+    assert watch.bad_stretch([(0.0, 200)]) == (0.0, [])
+    assert watch.bad_stretch([(0.0, 0), (2.5, 0)]) == (2.5, [0, 0])
+
+
+def test_the_build_record_is_found_as_every_command_finds_it(tmp_path: Path) -> None:
+    """NER_BUILD_RESULT (build/arm64/image.json, say) as result_path reads it; scale read
+    build/image.json whatever it said."""
+    record = tmp_path / "arm64.json"
+    assert scale.parser({"NER_BUILD_RESULT": str(record)}).parse_args([]).result == record
+    assert scale.parser({}).parse_args([]).result == result_path({})
