@@ -24,6 +24,7 @@ import docker
 import pytest
 from docker.errors import DockerException
 from ner_build.browser import chromium, evidence
+from ner_build.browser.page import AppPage
 from ner_build.engine import offline_engine
 from ner_build.engine.docker import START_ENGINE_HINT, Docker
 from ner_build.engine.offline_engine import OfflineEngine
@@ -39,7 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD_RESULT = result_path()
 PORT = 8501
 STARTUP_TIMEOUT = 60
-PAGE_TIMEOUT_MS = 30_000  # the app's page: its text area shown
 HARDENED: dict[str, Any] = {
     "user": "12345:0",
     "read_only": True,
@@ -296,8 +296,7 @@ def open_page(
         log.watch(context)
         opened.append((context, log))
         page = context.new_page()
-        page.goto(address)
-        page.get_by_label("Text").wait_for(timeout=PAGE_TIMEOUT_MS)
+        AppPage(page).load(address)
         return page
 
     yield open_

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ner_build.bench import command as bench
-from ner_build.bench import measurements
+from ner_build.bench import builds, measurements
 from ner_build.engine.docker import START_ENGINE_HINT, Docker
 
 BASE = "ner-app-base:bookworm-python3"
@@ -85,9 +84,9 @@ def test_a_cold_bench_build_leaves_another_projects_build_cache_alone(
     assert first.returncode == 0, first.stderr
     assert not cached(first.stderr, f"RUN echo other {token}"), "the first build ran its step"
 
-    bench.timed_build(
+    builds.timed_build(
         Docker.from_string(DOCKER),
-        bench.image_build_args(mine / "Dockerfile", mine_tag, mine, cold=True),
+        builds.image_build_args(mine / "Dockerfile", mine_tag, mine, cold=True),
     )
 
     again = client(*other_build)

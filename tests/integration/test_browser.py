@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page
+from ner_build.browser.page import AppPage
+from playwright.sync_api import Page
 from testcontainers.core.container import DockerContainer
 
 from tests.integration.conftest import HARDENED, ROOT, OpenPage, StartApp, http_get, url
@@ -29,21 +30,6 @@ def page(open_page: OpenPage, app: DockerContainer) -> Page:
     return open_page(url(app, "/"), viewport={"width": 1280, "height": 1100}, accept_downloads=True)
 
 
-def enter_text(page: Page, text: str) -> None:
-    area = page.get_by_label("Text")
-    area.fill(text)
-    area.press("Control+Enter")
-
-
-def highlighted(page: Page) -> list[tuple[str, str]]:
-    page.locator("mark").first.wait_for(timeout=WAIT_MS)
-    pairs = []
-    for mark in page.locator("mark").all_inner_texts():
-        *words, label = mark.split()  # displacy shows the entity's text, then its label
-        pairs.append((" ".join(words), label))
-    return pairs
-
-
 def table_rows(page: Page) -> list[tuple[str, str]]:
     """(text, label) of each row of the entity table (the grid's accessible DOM table)."""
     grid = page.get_by_test_id("stDataFrame").first
@@ -53,14 +39,15 @@ def table_rows(page: Page) -> list[tuple[str, str]]:
 
 
 def test_sample_text_is_highlighted_and_tabulated(page: Page) -> None:
-    enter_text(page, SAMPLE)
+    app_page = AppPage(page)
+    app_page.enter_text(SAMPLE)
     expected = [
         ("Ada Lovelace", "PERSON"),
         ("Charles Babbage", "PERSON"),
         ("London", "GPE"),
         ("1843", "DATE"),
     ]
-    assert highlighted(page) == expected
+    assert list(app_page.entities(WAIT_MS)) == expected
     assert table_rows(page) == expected
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -69,8 +56,9 @@ def test_sample_text_is_highlighted_and_tabulated(page: Page) -> None:
 def test_uploaded_text_file_is_analysed(page: Page, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("Grace Hopper joined the United Nations in Paris.", encoding="utf-8")
-    page.locator("input[type=file]").set_input_files(notes)
-    assert highlighted(page) == [
+    app_page = AppPage(page)
+    app_page.upload(notes)
+    assert list(app_page.entities(WAIT_MS)) == [
         ("Grace Hopper", "PERSON"),
         ("United Nations", "ORG"),
         ("Paris", "GPE"),
@@ -78,8 +66,9 @@ def test_uploaded_text_file_is_analysed(page: Page, tmp_path: Path) -> None:
 
 
 def test_json_download_carries_the_entities(page: Page) -> None:
-    enter_text(page, SAMPLE)
-    highlighted(page)
+    app_page = AppPage(page)
+    app_page.enter_text(SAMPLE)
+    app_page.wait_for_entity(timeout_ms=WAIT_MS)
     with page.expect_download(timeout=WAIT_MS) as download:
         page.get_by_role("button", name="Download JSON").click()
     entities = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
@@ -94,7 +83,7 @@ def test_json_download_carries_the_entities(page: Page) -> None:
 def test_text_over_the_limit_gets_the_message_and_health_stays_ok(
     page: Page, app: DockerContainer
 ) -> None:
-    enter_text(page, "Ada Lovelace " * 50)
+    AppPage(page).enter_text("Ada Lovelace " * 50)
     alert = page.get_by_test_id("stAlertContentError")
     alert.wait_for(timeout=WAIT_MS)
     assert f"the limit is {MAX_CHARS}" in alert.inner_text()
@@ -106,15 +95,15 @@ def test_binary_upload_gets_the_message_and_health_stays_ok(
 ) -> None:
     binary = tmp_path / "image.txt"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
-    page.locator("input[type=file]").set_input_files(binary)
+    AppPage(page).upload(binary)
     alert = page.get_by_test_id("stAlertContentError")
     alert.wait_for(timeout=WAIT_MS)
     assert "looks like a binary file" in alert.inner_text()
     assert http_get(url(app, "/_stcore/health")) == (200, "ok")
 
 
-def batch_mode(page: Page) -> Locator:
-    """Switch to batch mode and return the batch uploader's file input. Streamlit shows the new
+def batch_mode(page: Page) -> AppPage:
+    """Switch to batch mode; the page, to upload to the batch uploader. Streamlit shows the new
     mode's elements before the run ends and only then removes the old mode's uploader, so this
     waits until that one is gone."""
     single = page.get_by_text("…or upload a UTF-8 .txt file")
@@ -122,7 +111,7 @@ def batch_mode(page: Page) -> Locator:
     page.get_by_text("Batch of files").click()
     page.get_by_text("Upload UTF-8 .txt files").wait_for(timeout=WAIT_MS)
     single.wait_for(state="detached", timeout=WAIT_MS)
-    return page.locator("input[type=file]")
+    return AppPage(page)
 
 
 def test_a_batch_of_three_files_with_a_bad_one(page: Page, tmp_path: Path) -> None:
@@ -133,7 +122,7 @@ def test_a_batch_of_three_files_with_a_bad_one(page: Page, tmp_path: Path) -> No
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
-    batch_mode(page).set_input_files([tmp_path / name for name in files])
+    batch_mode(page).upload([tmp_path / name for name in files])
     warning = page.get_by_test_id("stAlertContentWarning")
     warning.wait_for(timeout=WAIT_MS)
     assert "b.txt looks like a binary file" in warning.inner_text()
@@ -148,7 +137,7 @@ def test_a_batch_of_three_files_with_a_bad_one(page: Page, tmp_path: Path) -> No
 def test_a_csv_column_in_the_browser(page: Page, tmp_path: Path) -> None:
     table = tmp_path / "people.csv"
     table.write_text("id,text\n1,Grace Hopper in Paris\n2,Ada Lovelace\n", encoding="utf-8")
-    batch_mode(page).set_input_files(table)
+    batch_mode(page).upload(table)
     assert table_rows(page) == [
         ("people.csv row 1", "Grace Hopper"),
         ("people.csv row 1", "Paris"),
@@ -161,7 +150,7 @@ def test_the_batch_csv_neutralises_a_hostile_file_name_and_the_jsonl_keeps_it(
 ) -> None:
     hostile = tmp_path / "=1+2;-3.txt"  # a formula, and another after a `;`
     hostile.write_text("Ada Lovelace in London.", encoding="utf-8")
-    batch_mode(page).set_input_files(hostile)
+    batch_mode(page).upload(hostile)
     table_rows(page)  # analysed
     downloads = {}
     for button in ("Download CSV", "Download JSONL"):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from ner_build.browser import chromium, netns
+from ner_build.browser.page import AppPage
 from ner_build.engine import setups as engine_setups
 from ner_build.engine.docker import Docker
 from ner_build.engine.offline_engine import OfflineEngine
@@ -27,7 +28,7 @@ from ner_build.result import BuildResult
 from playwright.sync_api import Browser, Playwright
 
 from tests.integration.conftest import Involved, Keys, OpenPage
-from tests.integration.test_browser import SAMPLE, enter_text, highlighted
+from tests.integration.test_browser import SAMPLE, WAIT_MS
 
 SCRIPT = bundle.TEMPLATES / bundle.SCRIPT
 PORT = 18501
@@ -246,9 +247,9 @@ def test_the_good_bundle_loads_offline_runs_hardened_and_finds_entities(
     )  # fmt: skip
     involved.add_for_test(BUNDLE_CONTAINER, engine.docker)
     wait_ready(engine, f"http://127.0.0.1:{PORT}/readyz")
-    page = open_page(f"http://127.0.0.1:{PORT}/")
-    enter_text(page, SAMPLE)
-    assert highlighted(page) == EXPECTED
+    app_page = AppPage(open_page(f"http://127.0.0.1:{PORT}/"))
+    app_page.enter_text(SAMPLE)
+    assert list(app_page.entities(WAIT_MS)) == EXPECTED
 
 
 @pytest.mark.parametrize("engine_name", ["podman", "docker26"])

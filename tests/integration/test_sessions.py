@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from ner_build.browser import sessions
+from ner_build.browser import chromium, sessions
 from ner_build.browser.chromium import private_folder
-from ner_build.browser.sessions import SessionResult, finds_exactly, samples_for
+from ner_build.browser.results import SessionResult, summarize
+from ner_build.browser.samples import finds_exactly, samples_for
 from testcontainers.core.container import DockerContainer
 
 from tests.integration.conftest import HARDENED, StartApp, url
@@ -30,7 +31,7 @@ def test_four_concurrent_sessions_see_their_text_and_upload_entities(
         text, upload = samples_for(result.index)
         assert (result.text_entities, result.upload_entities) == (text.entities, upload.entities)
         assert (result.replicas, result.cookie) == ((), None)  # no load balancer, no header
-    assert sessions.summarize(results)["replicas"] == {"none": 4}
+    assert summarize(results)["replicas"] == {"none": 4}
 
 
 def test_an_open_pool_analyses_again_in_a_later_phase(app: DockerContainer) -> None:
@@ -44,7 +45,7 @@ def test_an_open_pool_analyses_again_in_a_later_phase(app: DockerContainer) -> N
 async def upload_without_xsrf_cookie(address: str) -> SessionResult:
     """A session whose cookies are cleared once the page has loaded: with XSRF protection on,
     Streamlit refuses the upload (403); the text, sent over the websocket, still works."""
-    async with sessions.launch() as browser:
+    async with chromium.launch_async() as browser:
         with private_folder() as uploads:
             session = sessions.Session(browser, address, 0, uploads=uploads, timeout_s=TIMEOUT_S)
             try:

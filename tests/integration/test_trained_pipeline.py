@@ -12,6 +12,7 @@ from dataclasses import replace
 import docker
 import pytest
 from ner_build import process
+from ner_build.browser.page import AppPage
 from ner_build.build import model
 from ner_build.build import options as build_options
 from ner_build.result import BuildResult
@@ -19,7 +20,7 @@ from playwright.sync_api import Page
 from testcontainers.core.container import DockerContainer
 
 from tests.integration.conftest import HARDENED, ROOT, OpenPage, StartApp, http_get, url
-from tests.integration.test_browser import enter_text, highlighted
+from tests.integration.test_browser import WAIT_MS
 
 RESULT = ROOT / "build" / "trained.json"
 SENTENCE = "Tim Cook told Apple staff in Berlin on Monday that sales rose."
@@ -66,8 +67,9 @@ def test_trained_pipeline_is_ready_with_all_its_components(app: DockerContainer)
 
 
 def test_trained_pipeline_finds_person_org_gpe_and_date_in_the_browser(page: Page) -> None:
-    enter_text(page, SENTENCE)
-    assert highlighted(page) == [
+    app_page = AppPage(page)
+    app_page.enter_text(SENTENCE)
+    assert list(app_page.entities(WAIT_MS)) == [
         ("Tim Cook", "PERSON"),
         ("Apple", "ORG"),
         ("Berlin", "GPE"),

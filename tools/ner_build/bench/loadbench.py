@@ -230,6 +230,7 @@ def measure_sessions(docker: Docker, image: str, memory: str) -> SessionsRun:
         ) as pool:
             results = [*pool.opened, *pool.analyse_all(round_=1)]
         peak = monitor.peak_since(mark)
+        console.step(f"bench: the sessions closed; reading the memory again in {AFTER_CLOSE_S} s")
         time.sleep(AFTER_CLOSE_S)  # the interval the issue measures over, not a wait for a state
         after = container.memory_mb()
         container.check_alive()
@@ -288,16 +289,26 @@ def measure(docker: Docker, image: str, text: str, runs: int, results: Results) 
     """Add the API, sessions and soak figures to results; the soak runs once, the rest runs
     times each."""
     memory = recommended_memory()
-    console.step(f"the API under wrk at {CONNECTIONS} connections (--memory={memory})")
-    api = [measure_api(docker, image, memory, text) for _ in range(runs)]
+    api = []
+    for index in range(runs):
+        console.step(
+            f"bench: the API under wrk at {CONNECTIONS} connections, {LOAD_SECONDS} s each "
+            f"(--memory={memory}), run {index + 1} of {runs}"
+        )
+        api.append(measure_api(docker, image, memory, text))
     for index, connections in enumerate(CONNECTIONS):
         at = [run[index] for run in api]
         results.add(api_figure("throughput", connections), "req/s", [r.throughput for r in at])
         results.add(api_figure("p50 latency", connections), "ms", [r.p50_ms for r in at])
         results.add(api_figure("p99 latency", connections), "ms", [r.p99_ms for r in at])
     results.add(API_ERRORS, "errors", [sum(r.errors for r in run) for run in api])
-    console.step(f"{SESSIONS} browser sessions, then {AFTER_CLOSE_S} s after they closed")
-    runs_of = [measure_sessions(docker, image, memory) for _ in range(runs)]
+    runs_of = []
+    for index in range(runs):
+        console.step(
+            f"bench: {SESSIONS} browser sessions, then {AFTER_CLOSE_S} s after they closed, "
+            f"run {index + 1} of {runs}"
+        )
+        runs_of.append(measure_sessions(docker, image, memory))
     for name, values in (
         (SESSIONS_BEFORE, [r.before for r in runs_of]),
         (SESSIONS_PEAK, [r.peak for r in runs_of]),
@@ -306,7 +317,7 @@ def measure(docker: Docker, image: str, text: str, runs: int, results: Results) 
         results.add(name, "MB", values)
     results.add(SESSIONS_FAILED, "sessions", [r.failed for r in runs_of])
     results.add(SESSIONS_HEALTH, "probes", [r.health_failures for r in runs_of])
-    console.step(f"a {SOAK_S} s soak: wrk on one connection and rounds of browser sessions")
+    console.step(f"bench: a {SOAK_S} s soak: wrk on one connection and rounds of browser sessions")
     run = soak(docker, image, memory, text)
     results.add(SOAK_GROWTH, "MB", [run.growth])
     results.add(SOAK_LATE_GROWTH, "MB", [run.late_growth])

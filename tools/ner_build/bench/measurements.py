@@ -9,11 +9,11 @@ import time
 from ner_build.engine.docker import Docker
 from ner_build.engine.registry import pushed_size
 from ner_build.errors import ToolError
-from ner_build.paths import BUILD, ROOT
+from ner_build.paths import BENCHMARKS, BUILD
 from ner_build.probe import wait_until_answers
 
 WORK = BUILD / "bench"
-OUT = ROOT / "benchmarks"
+OUT = BENCHMARKS
 MB = 1e6
 
 

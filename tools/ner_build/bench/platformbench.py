@@ -4,7 +4,7 @@ in one run: its size, uncompressed and as a pull transfers it, and the time from
 to /readyz answering 200. A platform other than the host's runs under QEMU emulation here; its
 column says so, since its times are emulation's, not the platform's.
 
-Writes benchmarks/platforms.json and platforms.md, and the table into the README.
+Writes benchmarks/platforms.json and platforms.md, and the table into benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ner_build.build.multiplatform import IndexRecord
 from ner_build.engine.docker import Docker
 from ner_build.engine.platforms import Platform
 from ner_build.engine.registry import local_registry
-from ner_build.paths import ROOT
+from ner_build.paths import BENCHMARKS_README
 
 MARKERS = ("<!-- platforms:start -->", "<!-- platforms:end -->")
 EMULATED_TIMEOUT = 300  # s: a start under emulation takes several times as long
@@ -43,6 +43,7 @@ def measure(docker: Docker, record: IndexRecord, runs: int) -> Figures:
     figures: Figures = {SIZE: {}, PUSHED: {}, READY: {}}
     native = str(Platform.native())
     WORK.mkdir(parents=True, exist_ok=True)
+    console.step("bench: each platform's image size, in the engine and pushed to a local registry")
     with tempfile.TemporaryDirectory(dir=WORK) as tmp, local_registry(Path(tmp)) as registry:
         for platform, image in record.images.items():
             name = f"ner-app-{platform.split('/')[1]}"
@@ -52,7 +53,10 @@ def measure(docker: Docker, record: IndexRecord, runs: int) -> Figures:
     ready: dict[str, list[float]] = {platform: [] for platform in record.images}
     for run in range(runs):
         for platform, image in record.images.items():
-            console.step(f"start {run + 1} of {runs}: {platform}")
+            console.step(
+                f"bench: start of the {platform} image, run {run + 1} of {runs}: `docker run`, "
+                f"then waiting for ready"
+            )
             timeout = 60 if platform == native else EMULATED_TIMEOUT
             ready[platform].append(time_to_ready(docker, image["image_id"], timeout))
     figures[READY] = {platform: Summary.of(values) for platform, values in ready.items()}
@@ -91,7 +95,7 @@ def write(figures: Figures, record: IndexRecord, runs: int) -> str:
         "figures": {what: {p: asdict(s) for p, s in by.items()} for what, by in figures.items()},
     }
     (OUT / "platforms.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    update_readme(ROOT / "README.md", table, markers=MARKERS)
+    update_readme(BENCHMARKS_README, table, markers=MARKERS)
     return table
 
 

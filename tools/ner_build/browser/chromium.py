@@ -15,8 +15,8 @@ import os
 import shlex
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from ner_build.browser import loopback, netns
 from ner_build.browser.netns import NetworkNamespace
 
 if TYPE_CHECKING:
+    from playwright import async_api
     from playwright.sync_api import Browser, Playwright
 
 CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "chromium")
@@ -91,3 +92,21 @@ def launch(playwright: Playwright, reach: NetworkNamespace | None = None) -> Ite
             yield browser
         finally:
             browser.close()
+
+
+@asynccontextmanager
+async def launch_async() -> AsyncIterator[async_api.Browser]:
+    """Chromium as `launch` starts it, through Playwright's asynchronous API (the concurrent
+    sessions), with a Playwright of its own."""
+    from playwright.async_api import async_playwright
+
+    with private_folder() as folder, isolated(folder) as executable:
+        env = environment(folder)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, args=ARGS, env=env
+            )
+            try:
+                yield browser
+            finally:
+                await browser.close()

@@ -1,9 +1,10 @@
 """Concurrent real browser sessions against the app, as users behind a load balancer would be.
 
 One Chromium, one browser context per session, all driven at once through Playwright's async
-API. Each session types a text, then uploads a .txt file, and records the entities it saw, the
-replicas that served it (the load balancer's `X-Ner-Replica` response header) and its affinity
-cookie. A failing session records what its user saw instead of raising.
+API. Each session types a text, then uploads a .txt file (samples.py), and records the entities
+it saw, the replicas that served it (the load balancer's `X-Ner-Replica` response header) and
+its affinity cookie. A failing session records what its user saw instead of raising. The page's
+steps are the page object's (page.py); what the sessions came to is results.py's.
 
 `run_sessions` runs one round and closes; `open_sessions` keeps a `SessionPool` open between
 phases (for killing a replica while users are connected), driven from synchronous code.
@@ -15,27 +16,25 @@ import asyncio
 import dataclasses
 import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
+from collections.abc import Awaitable, Coroutine, Iterator
+from contextlib import AsyncExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    Page,
-    Request,
-    Response,
-    async_playwright,
-)
+from playwright.async_api import Browser, BrowserContext, Page, Request, Response
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from ner_build.browser.chromium import ARGS, environment, isolated, private_folder
+# `NAME as NAME` (and launch): callers import these from here too, deploy/scenarios.py and
+# tests/integration/test_sessions.py.
+from ner_build.browser.chromium import launch_async as launch
+from ner_build.browser.chromium import private_folder
 from ner_build.browser.evidence import BrowserLog
+from ner_build.browser.page import AsyncAppPage, Entities, Seen
+from ner_build.browser.results import SessionResult
+from ner_build.browser.samples import Expect, finds_all, samples_for
 
 REPLICA_HEADER = "x-ner-replica"  # Playwright gives header names in lower case
 COOKIE = "NER_REPLICA"
@@ -47,59 +46,7 @@ TIMEOUT_S = 30.0
 # open, every session works at the same time.
 OPENING = 3
 
-Entity = tuple[str, str]  # (text, label), as the page highlights it
-Entities = tuple[Entity, ...]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Sample:
-    """A sentence and the entities both the test pipeline and en_core_web_sm find in it."""
-
-    text: str
-    entities: Entities
-
-
-def _sample(text: str, *entities: Entity) -> Sample:
-    return Sample(text, entities)
-
-
-PER, GPE, DATE = "PERSON", "GPE", "DATE"
-# Verified with the test pipeline and en_core_web_sm 3.8.0. No ORG: en_core_web_sm includes
-# "the" in "the United Nations". Every sample has the same labels, because the page's "Show
-# labels" choice outlives an analysis: after one without DATE, DATE stays hidden.
-# Typed into the text area:
-TEXTS = (
-    _sample(
-        "Ada Lovelace worked with Charles Babbage in London in 1843.",
-        ("Ada Lovelace", PER), ("Charles Babbage", PER), ("London", GPE), ("1843", DATE),
-    ),
-    _sample("Marie Curie lectured in Paris on Monday.",
-            ("Marie Curie", PER), ("Paris", GPE), ("Monday", DATE)),
-    _sample("Alan Turing gave a talk in Berlin on Monday.",
-            ("Alan Turing", PER), ("Berlin", GPE), ("Monday", DATE)),
-    _sample("Grace Hopper spoke in New York on Monday.",
-            ("Grace Hopper", PER), ("New York", GPE), ("Monday", DATE)),
-    _sample("Charles Babbage met Alan Turing in Boston on Monday.",
-            ("Charles Babbage", PER), ("Alan Turing", PER), ("Boston", GPE), ("Monday", DATE)),
-    _sample("Marie Curie travelled from Paris to Berlin in June.",
-            ("Marie Curie", PER), ("Paris", GPE), ("Berlin", GPE), ("June", DATE)),
-)  # fmt: skip
-# Uploaded as a .txt file; every sample's entities differ from every other's.
-UPLOADS = (
-    _sample("Grace Hopper visited Boston in June.",
-            ("Grace Hopper", PER), ("Boston", GPE), ("June", DATE)),
-    _sample("Charles Babbage sailed from London to New York in 1843.",
-            ("Charles Babbage", PER), ("London", GPE), ("New York", GPE), ("1843", DATE)),
-    _sample("Marie Curie wrote to Ada Lovelace from Boston in June.",
-            ("Marie Curie", PER), ("Ada Lovelace", PER), ("Boston", GPE), ("June", DATE)),
-    _sample("Alan Turing worked in London in June.",
-            ("Alan Turing", PER), ("London", GPE), ("June", DATE)),
-    _sample("Ada Lovelace visited Paris in June.",
-            ("Ada Lovelace", PER), ("Paris", GPE), ("June", DATE)),
-    _sample("Marie Curie met Grace Hopper in London on Monday.",
-            ("Marie Curie", PER), ("Grace Hopper", PER), ("London", GPE), ("Monday", DATE)),
-)  # fmt: skip
 
 
 @dataclass
@@ -120,112 +67,10 @@ def evidence_into(folder: Path) -> Iterator[None]:
         _evidence.folder = None
 
 
-def samples_for(index: int, round_: int = 0) -> tuple[Sample, Sample]:
-    """The (text, upload) samples of a session in a round: each session and round its own."""
-    return TEXTS[(index + round_) % len(TEXTS)], UPLOADS[(index + round_) % len(UPLOADS)]
-
-
-Expect = Callable[[Sample, Entities], str | None]
-
-
-def finds_all(sample: Sample, found: Entities) -> str | None:
-    """None when every expected entity was found (a trained pipeline may find more)."""
-    missing = [entity for entity in sample.entities if entity not in found]
-    return f"{sample.text!r}: missing {missing}, found {list(found)}" if missing else None
-
-
-def finds_exactly(sample: Sample, found: Entities) -> str | None:
-    """None when the entities found are exactly the expected ones, in order."""
-    if found == sample.entities:
-        return None
-    return f"{sample.text!r}: expected {list(sample.entities)}, found {list(found)}"
-
-
-@dataclass(frozen=True)
-class SessionResult:
-    """What one session did and saw; `error` says what its user saw when it failed."""
-
-    index: int
-    ok: bool
-    text_entities: Entities
-    upload_entities: Entities
-    replicas: tuple[str, ...]  # every replica that answered the page's HTTP requests so far
-    cookie: str | None
-    error: str | None
-    seconds: float
-
-
-def parse_marks(texts: Sequence[str]) -> Entities:
-    """(text, label) of each highlighted entity; a mark's inner text is "entity text LABEL"."""
-    entities = []
-    for mark in texts:
-        *words, label = mark.split()
-        entities.append((" ".join(words), label))
-    return tuple(entities)
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What the page shows that tells an outcome: marks, alerts, the uploader's error, dialogs."""
-
-    marks: tuple[str, ...] = ()
-    alerts: tuple[str, ...] = ()
-    uploader: tuple[str, ...] = ()
-    dialogs: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, raw: dict[str, list[str]]) -> Seen:
-        return cls(
-            *(tuple(raw.get(name, ())) for name in ("marks", "alerts", "uploader", "dialogs"))
-        )
-
-    def message(self) -> str | None:
-        """A dialog (connection lost), the uploader's error, or else the app's alerts."""
-        for shown in (self.dialogs, self.uploader):
-            if shown:
-                return one_line(" / ".join(shown))
-        return "the app said: " + one_line(" / ".join(self.alerts)) if self.alerts else None
-
-    def error(self) -> str | None:
-        """What the user was told instead of entities; None when entities show."""
-        if self.dialogs or self.uploader or not self.marks:
-            return self.message() or "no entities and no message shown"
-        return None
-
-
-def one_line(text: str) -> str:
-    """Text with its lines joined: "Connection error: Streamlit server is not responding…"."""
-    return ": ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
 def playwright_message(error: Exception) -> str:
     """The first line of a Playwright error (the rest is its call log)."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
-
-
-# What the page shows (see Seen), or null until it settles on something new: no script runs,
-# nothing is stale, and entities or a message show (at a run's end, for a moment, neither has
-# rendered yet). The uploader's error and a dialog (connection lost) need no script run.
-OUTCOME_JS = """
-([before, settled]) => {
-  const texts = (selector) => [...document.querySelectorAll(selector)]
-    .map((element) => element.innerText.trim()).filter(Boolean);
-  const seen = {
-    marks: texts("mark"),
-    alerts: texts("[data-testid=stAlertContentError], [data-testid=stAlertContentInfo]"),
-    uploader: texts("[data-testid=stFileUploader] [role=alert]"),
-    dialogs: texts("[data-testid=stDialog]"),
-  };
-  if (!settled) return seen;
-  if (JSON.stringify(seen) === JSON.stringify(before)) return null;
-  if (seen.uploader.length || seen.dialogs.length) return seen;
-  const app = document.querySelector("[data-test-script-state]");
-  const idle = app?.dataset.testScriptState === "notRunning"
-    && !document.querySelector("[data-stale=true]");
-  return idle && (seen.marks.length || seen.alerts.length) ? seen : null;
-}
-"""
 
 
 class SessionFailed(Exception):
@@ -264,6 +109,11 @@ class Session:
             raise SessionFailed("the session is not open")
         return self._page
 
+    @property
+    def app(self) -> AsyncAppPage:
+        """The page object of the session's page."""
+        return AsyncAppPage(self.page)
+
     async def open(self) -> None:
         """Load the page and wait for its text area; SessionFailed says what was seen."""
         self._context = await self.browser.new_context()
@@ -276,8 +126,7 @@ class Session:
             await self._step("the page's Text area", self._load())
 
     async def _load(self) -> None:
-        await self.page.goto(self.base_url)
-        await self.page.get_by_label("Text").wait_for()
+        await self.app.load(self.base_url, self.timeout_s * 1000)
 
     def _note_replica(self, response: Response) -> None:
         replica = response.headers.get(REPLICA_HEADER)
@@ -302,13 +151,9 @@ class Session:
         return await self._step("the text's entities", self._analyse_text(text))
 
     async def _analyse_text(self, text: str) -> Entities:
-        before = await self._seen()
-        area = self.page.get_by_label("Text")
-        await area.fill(text)
-        await area.press("Control+Enter")
-        remove = self.page.get_by_test_id("stFileChipDeleteBtn").locator("button")
-        if await remove.count():
-            await remove.first.click()
+        before = await self.app.seen()
+        await self.app.enter_text(text)
+        await self.app.remove_upload()
         return await self._entities(before)
 
     async def upload(self, text: str) -> Entities:
@@ -319,8 +164,8 @@ class Session:
         return await self._step("the upload's entities", self._upload(path))
 
     async def _upload(self, path: Path) -> Entities:
-        before = await self._seen()
-        await self.page.locator("input[type=file]").set_input_files(path)
+        before = await self.app.seen()
+        await self.app.upload(path)
         return await self._entities(before)
 
     async def keep_evidence(self, folder: Path) -> None:
@@ -343,19 +188,13 @@ class Session:
             await self._context.close()
             self._context = self._page = None
 
-    async def _seen(self) -> Seen:
-        """What the page shows now."""
-        raw: dict[str, list[str]] = await self.page.evaluate(OUTCOME_JS, [None, False])
-        return Seen.of(raw)
-
     async def _entities(self, before: Seen) -> Entities:
         """Wait until the page shows something new once idle; its entities, or SessionFailed."""
-        raw = await self.page.wait_for_function(OUTCOME_JS, arg=[_as_js(before), True], polling=100)
-        seen = Seen.of(await raw.json_value())
+        seen = await self.app.outcome(before)
         error = seen.error()
         if error:
             raise SessionFailed(error)
-        return parse_marks(seen.marks)
+        return seen.entities()
 
     async def _step(self, waiting_for: str, action: Awaitable[T]) -> T:
         """Run a step; turn a timeout or a page error into SessionFailed with what was seen."""
@@ -373,51 +212,10 @@ class Session:
     async def _shown(self) -> str | None:
         """What the user sees that explains a wait that timed out (None if nothing does)."""
         try:
-            seen = await self._seen()
+            seen = await self.app.seen()
         except PlaywrightError:
             return None
         return seen.message()
-
-
-def _as_js(seen: Seen) -> dict[str, list[str]]:
-    """Seen as OUTCOME_JS builds it (same keys, same order), to compare there."""
-    return {name: list(shown) for name, shown in vars(seen).items()}
-
-
-def summarize(results: Sequence[SessionResult]) -> dict[str, Any]:
-    """Counts: total, ok, failed, sessions per replica (or "spread" over several, or "none"),
-    and each distinct error with how many sessions had it."""
-    replicas: Counter[str] = Counter()
-    for result in results:
-        if len(result.replicas) == 1:
-            replicas[result.replicas[0]] += 1
-        else:
-            replicas["spread" if result.replicas else "none"] += 1
-    ok = sum(result.ok for result in results)
-    errors = Counter(result.error for result in results if result.error)
-    return {
-        "total": len(results),
-        "ok": ok,
-        "failed": len(results) - ok,
-        "replicas": dict(sorted(replicas.items())),
-        "errors": dict(errors.most_common()),
-    }
-
-
-@asynccontextmanager
-async def launch() -> AsyncIterator[Browser]:
-    """Chromium as browser.launch starts it (in a network namespace of its own, with a short
-    private HOME and TMPDIR), async."""
-    with private_folder() as folder, isolated(folder) as executable:
-        env = environment(folder)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=executable, args=ARGS, env=env
-            )
-            try:
-                yield browser
-            finally:
-                await browser.close()
 
 
 async def exercise(session: Session, round_: int = 0, expect: Expect = finds_all) -> SessionResult:

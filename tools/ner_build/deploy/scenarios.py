@@ -16,6 +16,7 @@ from typing import Any
 
 from ner_build import console, process, wait
 from ner_build.browser import sessions
+from ner_build.browser.results import SessionResult, summarize
 from ner_build.deploy.compose import COMPOSE_FILE, Project, Stack, Swarm, memory_mb, stack_file
 from ner_build.deploy.haproxy import servers_state, servers_up
 from ner_build.deploy.watch import Sampler, bad_stretch, first_change, http_status, location
@@ -65,14 +66,14 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> fl
     return wait.seconds_until(condition, timeout_s, what, poll=0.1)
 
 
-def session_figures(results: Sequence[sessions.SessionResult]) -> Figures:
-    """sessions.summarize, and each failed session's replicas and error."""
+def session_figures(results: Sequence[SessionResult]) -> Figures:
+    """results.summarize, and each failed session's replicas and error."""
     failures = [
         {"session": r.index, "replicas": list(r.replicas), "error": r.error}
         for r in results
         if not r.ok
     ]
-    return {**sessions.summarize(results), **({"failures": failures} if failures else {})}
+    return {**summarize(results), **({"failures": failures} if failures else {})}
 
 
 def check_sessions(outcome: Outcome, summary: Figures, expected: int) -> None:
@@ -240,7 +241,7 @@ def rolling_update(setup: Setup) -> Outcome:
     outcome = Outcome("rolling update to a new image tag")
     old = setup.project.containers("app")
     newer = setup.project.with_settings(NER_IMAGE=TAGS[1])
-    results: list[sessions.SessionResult] = []
+    results: list[SessionResult] = []
     done = threading.Event()
     errors: list[str] = []
 
