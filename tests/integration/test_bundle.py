@@ -23,14 +23,14 @@ from ner_build.browser.page import AppPage
 from ner_build.engine import setups as engine_setups
 from ner_build.engine.docker import Docker
 from ner_build.engine.offline_engine import OfflineEngine
-from ner_build.release import bundle, signing
+from ner_build.release import bundle, bundle_files, signing
 from ner_build.result import BuildResult
 from playwright.sync_api import Browser, Playwright
 
 from tests.integration.conftest import Involved, Keys, OpenPage
 from tests.integration.test_browser import SAMPLE, WAIT_MS
 
-SCRIPT = bundle.TEMPLATES / bundle.SCRIPT
+SCRIPT = bundle_files.TEMPLATES / bundle_files.SCRIPT
 PORT = 18501
 BUNDLE_CONTAINER = "ner-app-bundle"
 READY_TIMEOUT = 60
@@ -64,7 +64,7 @@ def replace_file(path: Path, content: bytes) -> None:
 
 
 def flip_a_byte_in_a_layer(folder: Path, keys: Keys) -> dict[str, str]:
-    image = folder / bundle.IMAGE
+    image = folder / bundle_files.IMAGE
     broken = folder / "image.tmp"
     shutil.copyfile(image, broken)
     with broken.open("r+b") as stream:  # the middle of the largest layer
@@ -77,34 +77,34 @@ def flip_a_byte_in_a_layer(folder: Path, keys: Keys) -> dict[str, str]:
 
 
 def remove_the_sbom(folder: Path, keys: Keys) -> dict[str, str]:
-    (folder / bundle.SBOM_NAME).unlink()
+    (folder / bundle_files.SBOM_NAME).unlink()
     return {}
 
 
 def change_a_checksum(folder: Path, keys: Keys) -> dict[str, str]:
     """A changed file with SHA256SUMS updated to match, but the signature left as it was."""
-    sbom = folder / bundle.SBOM_NAME
+    sbom = folder / bundle_files.SBOM_NAME
     replace_file(sbom, sbom.read_bytes().replace(b'"ner-app"', b'"ner-app-evil"'))
-    sums = folder / bundle.SUMS
+    sums = folder / bundle_files.SUMS
     replace_file(sums, b"")
-    bundle.write_sums(folder)
+    bundle_files.write_sums(folder)
     return {}
 
 
 def sign_with_another_key(folder: Path, keys: Keys) -> dict[str, str]:
     """Re-signed by someone else, who also put their key into the bundle's allowed_signers:
     the operator checks against the vendor's signers, which they got another way."""
-    (folder / f"{bundle.SUMS}.sig").unlink()
-    signing.sign(signing.load(keys.other), folder / bundle.SUMS)
+    (folder / f"{bundle_files.SUMS}.sig").unlink()
+    signing.sign(signing.load(keys.other), folder / bundle_files.SUMS)
     other = signing.load(keys.other).allowed_signers("vendor@example.com").encode()
     vendor_signers = folder.parent / "vendor_allowed_signers"
-    shutil.copyfile(folder / bundle.SIGNERS, vendor_signers)
-    replace_file(folder / bundle.SIGNERS, other)
+    shutil.copyfile(folder / bundle_files.SIGNERS, vendor_signers)
+    replace_file(folder / bundle_files.SIGNERS, other)
     return {"NER_ALLOWED_SIGNERS": str(vendor_signers)}
 
 
 def truncate_the_image(folder: Path, keys: Keys) -> dict[str, str]:
-    image = folder / bundle.IMAGE
+    image = folder / bundle_files.IMAGE
     with image.open("rb") as stream:
         head = stream.read(image.stat().st_size // 3)
     replace_file(image, head)
@@ -114,13 +114,13 @@ def truncate_the_image(folder: Path, keys: Keys) -> dict[str, str]:
 def record_another_image_id(folder: Path, keys: Keys) -> dict[str, str]:
     """Signed by the vendor, but recording an ID the archive does not give (a vendor's
     mistake): caught only after the load, which is then undone."""
-    record = folder / bundle.RECORD
+    record = folder / bundle_files.RECORD
     text = record.read_text()
     image_id = text.split('"image_id": "')[1].split('"')[0]
     replace_file(record, text.replace(image_id, FOREIGN_ID).encode())
-    replace_file(folder / bundle.SUMS, b"")
-    (folder / f"{bundle.SUMS}.sig").unlink()
-    signing.sign(signing.load(keys.vendor), bundle.write_sums(folder))
+    replace_file(folder / bundle_files.SUMS, b"")
+    (folder / f"{bundle_files.SUMS}.sig").unlink()
+    signing.sign(signing.load(keys.vendor), bundle_files.write_sums(folder))
     return {}
 
 
@@ -159,8 +159,8 @@ def cut_inside(archive: Path, member: str, cut: Path) -> None:
 
 
 CUTS = [  # where the .tar ends, and what the refusal says
-    (bundle.IMAGE, "The bundle is incomplete"),  # the files after it never arrived
-    (bundle.SCRIPT, "verify-and-load.sh does not match its signed checksum"),  # the last one
+    (bundle_files.IMAGE, "The bundle is incomplete"),  # the files after it never arrived
+    (bundle_files.SCRIPT, "verify-and-load.sh does not match its signed checksum"),  # the last one
 ]
 
 
@@ -171,7 +171,7 @@ def test_a_bundle_tar_cut_short_is_refused(
     """The .tar cut short on its way: whatever it unpacks to is refused, loading nothing."""
     archive = good.with_name(good.name + ".tar")
     with tarfile.open(archive) as tar:
-        assert tar.getnames()[-1] == f"{good.name}/{bundle.SCRIPT}", "the script is last"
+        assert tar.getnames()[-1] == f"{good.name}/{bundle_files.SCRIPT}", "the script is last"
     cut = tmp_path / "cut.tar"
     cut_inside(archive, f"{good.name}/{member}", cut)
     unpacked = subprocess.run(["tar", "-xf", cut, "-C", tmp_path], capture_output=True, text=True)

@@ -23,7 +23,7 @@ from ner_build.engine import setups as engine_setups
 from ner_build.engine.docker import Docker
 from ner_build.engine.offline_engine import OfflineEngine
 from ner_build.proofs import rebuild
-from ner_build.release import bundle, signing
+from ner_build.release import bundle_files, signing
 from ner_build.result import BuildResult
 
 from tests.integration.conftest import Keys
@@ -61,7 +61,7 @@ def test_the_sources_hold_what_a_rebuild_reads(good: Path, built: BuildResult) -
     assert [sha256_of(p) for p in (src / offline.MODEL).glob("*.whl")] == [built.model_sha256]
     assert json.loads((src / offline.BASE_RECORD).read_text())["id"] == built.base_image_id
     assert (src / offline.GIT_BUNDLE).is_file()
-    listed = (good / bundle.SUMS).read_text()
+    listed = (good / bundle_files.SUMS).read_text()
     assert "  sources/wheels/image/spacy-" in listed  # signed like the rest
 
 
@@ -139,9 +139,9 @@ def test_an_altered_wheel_the_vendor_signed_is_refused_by_the_locks_hashes(
 ) -> None:
     """Even a bundle signed with a bad wheel in it: uv holds each wheel to poetry.lock."""
     altered = copy_with(good, tmp_path / "ner-app")
-    (altered / bundle.SUMS).unlink()
-    (altered / f"{bundle.SUMS}.sig").unlink()
-    signing.sign(signing.load(keys.vendor), bundle.write_sums(altered))
+    (altered / bundle_files.SUMS).unlink()
+    (altered / f"{bundle_files.SUMS}.sig").unlink()
+    signing.sign(signing.load(keys.vendor), bundle_files.write_sums(altered))
     code, output = run_rebuild(altered, engine)
     assert code != 0, output[-4000:]
     assert "Hash mismatch" in output

@@ -42,7 +42,7 @@ from ner_build.engine.registry import local_registry
 from ner_build.errors import FailedProcessError
 from ner_build.paths import BUILD, ROOT
 from ner_build.proofs import engines, reproduce
-from ner_build.release import bundle
+from ner_build.release import bundle, bundle_files
 from ner_build.result import result_path
 
 ARM64 = Platform("arm64")
@@ -151,7 +151,7 @@ def loaded_by_script(folder: Path, platform: str) -> str:
     """verify-and-load.sh for one platform into a Podman store of its own: the loaded ID."""
     with engine_setups.empty_podman_store(platform.replace("/", "-")) as client:
         done = process.run(
-            ["sh", folder / bundle.SCRIPT, folder],
+            ["sh", folder / bundle_files.SCRIPT, folder],
             env={**client, "NER_PLATFORM": platform},
             check=False,
         )

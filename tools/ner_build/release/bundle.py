@@ -28,43 +28,22 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ner_build import console, git, process
-from ner_build.digest import sha256_of
 from ner_build.engine.docker import Docker
 from ner_build.errors import CheckFailed, FailedProcessError, VerificationFailed
 from ner_build.image import archive as image_archive
 from ner_build.image import oci_layout
 from ner_build.paths import BUILD, PYPROJECT, ROOT
+from ner_build.release import bundle_files as files
 from ner_build.release import provenance, signing
 from ner_build.result import BuildResult, result_path, sbom_beside
 
-TEMPLATES = ROOT / "tools" / "bundle"
-SCRIPT = "verify-and-load.sh"
-IMAGE = "image.tar"
-RECORD = "image.json"
-SBOM_NAME = "sbom.cdx.json"
-PROVENANCE = "provenance.intoto.json"
-SIGNERS = "allowed_signers"
-SUMS = "SHA256SUMS"
-SCAN_FOLDER = "scan"
-SOURCES_NOTE = "  sources/                what an offline rebuild needs: sh sources/rebuild.sh\n"
 step = console.step
-
-
-@dataclass(frozen=True)
-class PlatformImage:
-    """One platform's image in the bundle: its build, the archive it is written to, and that
-    archive's IDs once written."""
-
-    result: BuildResult
-    archive: str
-    written: oci_layout.Written
 
 
 @dataclass(frozen=True)
@@ -164,7 +143,7 @@ def default_folder(result: BuildResult) -> Path:
 
 
 def write_image(
-    docker: Docker, result: BuildResult, folder: Path, name: str = IMAGE
+    docker: Docker, result: BuildResult, folder: Path, name: str = files.IMAGE
 ) -> oci_layout.Written:
     """Save the image from the engine and write it as one of the bundle's OCI archives."""
     saved = folder / "saved.tar"
@@ -182,50 +161,6 @@ def write_image(
     return written
 
 
-def record(result: BuildResult, written: oci_layout.Written) -> str:
-    """image.json: one key per line, which verify-and-load.sh reads with sed."""
-    return record_lines(
-        {
-            "image_id": result.image_id,
-            "manifest_digest": written.manifest_digest,
-            **described(result),
-            "archive": IMAGE,
-            "archive_bytes": written.size,
-        }
-    )
-
-
-def record_platforms(result: BuildResult, images: dict[str, PlatformImage]) -> str:
-    """image.json of a multi-platform bundle: the platforms, then per architecture its image ID,
-    archive and manifest digest (verify-and-load.sh reads the host's)."""
-    fields: dict[str, object] = {"platforms": list(images), **described(result)}
-    for platform, image in images.items():
-        fields[architecture(platform)] = [
-            image.result.image_id,
-            image.archive,
-            image.written.manifest_digest,
-        ]
-    return record_lines(fields)
-
-
-def described(result: BuildResult) -> dict[str, object]:
-    return {
-        "tags": result.tags,
-        "revision": result.revision,
-        "model": f"{result.model}=={result.model_version}",
-        "model_sha256": result.model_sha256,
-    }
-
-
-def record_lines(fields: dict[str, object]) -> str:
-    lines = [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in fields.items()]
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def architecture(platform: str) -> str:
-    return platform.split("/")[1]
-
-
 def lock_sha256(revision: str) -> str:
     """The sha256 of poetry.lock as committed at revision."""
     shown = git.show(ROOT, revision, "poetry.lock")
@@ -237,47 +172,6 @@ def lock_sha256(revision: str) -> str:
     return hashlib.sha256(shown).hexdigest()
 
 
-def image_lines(images: dict[str, PlatformImage]) -> str:
-    """README.txt's lines for the image archives and their SBOMs."""
-    if len(images) == 1:
-        return (
-            f"  {IMAGE:<24}the image (OCI image layout; `docker load` and `podman load` read it)\n"
-            f"  {SBOM_NAME:<24}what is inside it (CycloneDX 1.6: Python packages, spaCy pipeline)"
-        )
-    lines = []
-    for platform, image in images.items():
-        lines.append(f"  {image.archive:<24}the {platform} image (OCI image layout)")
-    lines.append(f"  {'sbom-ARCH.cdx.json':<24}what is inside each (CycloneDX 1.6)")
-    lines.append(
-        "  verify-and-load.sh loads the image of this host's platform; NER_PLATFORM=linux/ARCH "
-        "chooses another."
-    )
-    return "\n".join(lines)
-
-
-def readme(
-    result: BuildResult,
-    key: signing.SigningKey,
-    principal: str,
-    sources: bool,
-    images: dict[str, PlatformImage],
-) -> str:
-    values = {
-        "@IMAGES@": image_lines(images),
-        "@VERSION@": result.tags[0].split(":")[-1],
-        "@REVISION@": result.revision[:12],
-        "@FINGERPRINT@": signing.fingerprint(key.public),
-        "@PRINCIPAL@": principal,
-        "@TAGS@": " ".join(result.tags),
-        "@TAG@": result.tags[0],
-        "@SOURCES@": SOURCES_NOTE if sources else "",
-    }
-    text = (TEMPLATES / "README.txt").read_text()
-    for placeholder, value in values.items():
-        text = text.replace(placeholder, value)
-    return text
-
-
 def check_scan_reports(reports: Sequence[Path]) -> None:
     """Refuse, before anything is written, reports that are not Trivy JSON or share a name."""
     from ner_build.release import scan
@@ -287,50 +181,6 @@ def check_scan_reports(reports: Sequence[Path]) -> None:
     names = [report.name for report in reports]
     if len(set(names)) != len(names):
         raise CheckFailed(f"Two scan reports share a file name ({names}): rename one.")
-
-
-def add_scan_reports(folder: Path, reports: Sequence[Path]) -> list[Path]:
-    """Copy the reports into folder/scan/, where SHA256SUMS lists them; their bundle paths."""
-    if not reports:
-        return []
-    (folder / SCAN_FOLDER).mkdir()
-    for report in reports:
-        shutil.copy2(report, folder / SCAN_FOLDER / report.name)
-    return [Path(SCAN_FOLDER, report.name) for report in reports]
-
-
-def files_of(folder: Path) -> Iterator[Path]:
-    """Every file under folder, as relative paths in sorted order."""
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            yield path.relative_to(folder)
-
-
-def write_sums(folder: Path) -> Path:
-    """SHA256SUMS over every file but itself and its signature, as `sha256sum -c` reads it."""
-    sums = folder / SUMS
-    lines = [
-        f"{sha256_of(folder / name)}  {name.as_posix()}\n"
-        for name in files_of(folder)
-        if name.name not in (SUMS, f"{SUMS}.sig")
-    ]
-    sums.write_text("".join(lines))
-    return sums
-
-
-def write_tar(folder: Path, mtime: int) -> Path:
-    """folder.tar, byte for byte the same for the same folder."""
-    target = folder.with_name(folder.name + ".tar")
-    partial = target.with_name(target.name + ".partial")
-    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-        for name in files_of(folder):
-            info = archive.gettarinfo(folder / name, f"{folder.name}/{name.as_posix()}")
-            info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
-            info.mode = 0o755 if name.name.endswith(".sh") else 0o644
-            with (folder / name).open("rb") as stream:
-                archive.addfile(info, stream)
-    partial.replace(target)
-    return target
 
 
 def platform_results(
@@ -356,16 +206,18 @@ def platform_results(
 
 def write_images(
     docker: Docker, results: dict[str, tuple[BuildResult, Path]], folder: Path
-) -> dict[str, PlatformImage]:
+) -> dict[str, files.PlatformImage]:
     """Each platform's image as an OCI archive and its SBOM: image.tar and sbom.cdx.json for
     one, image-ARCH.tar and sbom-ARCH.cdx.json for several."""
     images = {}
     for platform, (result, recorded) in results.items():
         several = len(results) > 1
-        name = f"image-{architecture(platform)}.tar" if several else IMAGE
+        name = f"image-{files.architecture(platform)}.tar" if several else files.IMAGE
         step(f"writing the {platform or 'built'} image as an OCI layout archive: {folder / name}")
-        images[platform] = PlatformImage(result, name, write_image(docker, result, folder, name))
-        sbom = f"sbom-{architecture(platform)}.cdx.json" if several else SBOM_NAME
+        images[platform] = files.PlatformImage(
+            result, name, write_image(docker, result, folder, name)
+        )
+        sbom = f"sbom-{files.architecture(platform)}.cdx.json" if several else files.SBOM_NAME
         shutil.copy2(sbom_beside(recorded), folder / sbom)
     return images
 
@@ -376,7 +228,7 @@ def fill(
     result: BuildResult,
     results: dict[str, tuple[BuildResult, Path]],
     folder: Path,
-) -> dict[str, PlatformImage]:
+) -> dict[str, files.PlatformImage]:
     """Write every file of the bundle into folder, signed: each platform's image of results,
     tagged as the host's build (result) is, since the tags name the product on every one."""
     key = signing.load(options.key)
@@ -386,23 +238,25 @@ def fill(
     images = write_images(docker, results, folder)
     several = len(images) > 1
     only = next(iter(images.values()))
-    text = record_platforms(result, images) if several else record(result, only.written)
-    (folder / RECORD).write_text(text)
+    text = files.record_platforms(result, images) if several else files.record(result, only.written)
+    (folder / files.RECORD).write_text(text)
     version = result.tags[0].split(":")[-1]
     digests = [image.written.manifest_digest for image in images.values()]
     statement = provenance.statement(result, digests, lock_sha256(result.revision), version)
-    (folder / PROVENANCE).write_text(provenance.dumps(statement))
-    shutil.copy2(TEMPLATES / SCRIPT, folder / SCRIPT)
-    (folder / "README.txt").write_text(readme(result, key, principal, options.with_sources, images))
-    (folder / SIGNERS).write_text(key.allowed_signers(principal))
+    (folder / files.PROVENANCE).write_text(provenance.dumps(statement))
+    shutil.copy2(files.TEMPLATES / files.SCRIPT, folder / files.SCRIPT)
+    (folder / "README.txt").write_text(
+        files.readme(result, key, principal, options.with_sources, images)
+    )
+    (folder / files.SIGNERS).write_text(key.allowed_signers(principal))
     if options.with_sources:
         from ner_build.release import sources  # only for --with-sources
 
         step("adding what an offline rebuild needs (sources/)")
         sources.add(folder, result, docker, os.environ.get("POETRY", "poetry"))
-    add_scan_reports(folder, options.scan_reports or [])
+    files.add_scan_reports(folder, options.scan_reports or [])
     step(f"signing SHA256SUMS as {principal} ({signing.fingerprint(key.public)})")
-    signing.sign(key, write_sums(folder))
+    signing.sign(key, files.write_sums(folder))
     return images
 
 
@@ -434,7 +288,7 @@ def make(options: BundleOptions) -> Path:
     partial.replace(folder)
     step("checking the bundle as the customer will (verify-and-load.sh --verify-only)")
     verify(folder, None)
-    archive = write_tar(folder, git.revision_time(ROOT, result.revision))
+    archive = files.write_tar(folder, git.revision_time(ROOT, result.revision))
     print(f"bundle: {folder}/\n  and as one file: {archive} ({archive.stat().st_size} bytes)")
     for platform, image in images.items():
         written = image.written
@@ -445,7 +299,7 @@ def make(options: BundleOptions) -> Path:
 def verify(folder: Path, allowed_signers: Path | None) -> None:
     """Run this project's verify-and-load.sh --verify-only on folder."""
     env = {"NER_ALLOWED_SIGNERS": str(allowed_signers.resolve())} if allowed_signers else {}
-    command = ["sh", str(TEMPLATES / SCRIPT), "--verify-only", str(folder)]
+    command = ["sh", str(files.TEMPLATES / files.SCRIPT), "--verify-only", str(folder)]
     try:
         process.stream(command, env=env)
     except FailedProcessError:

@@ -17,7 +17,7 @@ from ner_build.engine.platforms import Platform
 from ner_build.errors import CheckFailed, FailedProcessError
 from ner_build.image import archive as image_archive
 from ner_build.image import oci_layout
-from ner_build.release import bundle, provenance, signing
+from ner_build.release import bundle, bundle_files, provenance, signing
 from ner_build.result import BuildResult
 
 from ..image.test_normalize import app_layer, base_layer, save_archive
@@ -37,7 +37,7 @@ RESULT = BuildResult(
     base_image_id="sha256:" + "3" * 64,
     buildx_args=["--network=none"],
 )
-SCRIPT = bundle.TEMPLATES / bundle.SCRIPT
+SCRIPT = bundle_files.TEMPLATES / bundle_files.SCRIPT
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_sums_list_every_file_but_themselves_as_sha256sum_reads_them(tmp_path: P
     (tmp_path / "sources" / "a.whl").write_bytes(b"wheel")
     (tmp_path / "image.json").write_text("{}\n")
     (tmp_path / "SHA256SUMS.sig").write_text("old\n")
-    sums = bundle.write_sums(tmp_path)
+    sums = bundle_files.write_sums(tmp_path)
     assert [line.split("  ")[1] for line in sums.read_text().splitlines()] == [
         "image.json",
         "sources/a.whl",
@@ -186,9 +186,9 @@ def test_sums_list_every_file_but_themselves_as_sha256sum_reads_them(tmp_path: P
 
 
 def test_the_script_reads_the_record_it_is_given(tmp_path: Path) -> None:
-    """image.json as bundle.record writes it, read by verify-and-load.sh's own sed line."""
+    """image.json as bundle_files.record writes it, read by verify-and-load.sh's own sed line."""
     written = oci_layout.Written(IMAGE_ID, "sha256:" + "4" * 64, 123)
-    (tmp_path / "image.json").write_text(bundle.record(RESULT, written))
+    (tmp_path / "image.json").write_text(bundle_files.record(RESULT, written))
     assert json.loads((tmp_path / "image.json").read_text())["tags"] == RESULT.tags
     function = SCRIPT.read_text().split("record() {")[1].split("\n}\n")[0]
     for key, expected in (("image_id", IMAGE_ID), ("tags", " ".join(RESULT.tags))):
@@ -222,7 +222,7 @@ def test_an_sbom_of_another_image_is_refused(tmp_path: Path) -> None:
 # --- a bundle of several platforms ----------------------------------------------------------
 
 
-def platform_bundle(folder: Path, tmp_path: Path) -> dict[str, bundle.PlatformImage]:
+def platform_bundle(folder: Path, tmp_path: Path) -> dict[str, bundle_files.PlatformImage]:
     """A signed two-platform bundle of tiny images, as `nox -s bundle -- --all-platforms`
     writes its record, sums and signature."""
     from ..build.test_multiplatform import ARM64, saved_image
@@ -233,12 +233,12 @@ def platform_bundle(folder: Path, tmp_path: Path) -> dict[str, bundle.PlatformIm
         name = f"image-{platform.architecture}.tar"
         written = oci_layout.write(saved_image(tmp_path, platform), folder / name, 1_700_000_000)
         result = replace(UNIT_RESULT, image_id=written.image_id, platform=str(platform))
-        images[str(platform)] = bundle.PlatformImage(result, name, written)
-    (folder / bundle.RECORD).write_text(bundle.record_platforms(UNIT_RESULT, images))
-    shutil.copy2(SCRIPT, folder / bundle.SCRIPT)
+        images[str(platform)] = bundle_files.PlatformImage(result, name, written)
+    (folder / bundle_files.RECORD).write_text(bundle_files.record_platforms(UNIT_RESULT, images))
+    shutil.copy2(SCRIPT, folder / bundle_files.SCRIPT)
     key = signing.load(make_key(tmp_path))
-    (folder / bundle.SIGNERS).write_text(key.allowed_signers(key.principal))
-    signing.sign(key, bundle.write_sums(folder))
+    (folder / bundle_files.SIGNERS).write_text(key.allowed_signers(key.principal))
+    signing.sign(key, bundle_files.write_sums(folder))
     return images
 
 
@@ -283,7 +283,7 @@ def test_a_bundle_of_two_platforms_loads_the_hosts_or_the_one_asked_for(tmp_path
 def test_the_readme_lists_each_platforms_archive(tmp_path: Path) -> None:
     images = platform_bundle(tmp_path / "bundle", tmp_path)
     key = signing.load(make_key(tmp_path / "bundle"))
-    text = bundle.readme(UNIT_RESULT, key, "vendor", False, images)
+    text = bundle_files.readme(UNIT_RESULT, key, "vendor", False, images)
     assert "image-amd64.tar         the linux/amd64 image" in text
     assert "image-arm64.tar         the linux/arm64 image" in text
     assert "@" not in text.replace("vendor@example.com", "")
@@ -303,11 +303,11 @@ def test_scan_reports_are_parsed_from_repeated_options() -> None:
 def test_a_scan_report_goes_into_the_signed_sums_and_the_bundle_verifies(tmp_path: Path) -> None:
     folder = tmp_path / "bundle"
     platform_bundle(folder, tmp_path)
-    added = bundle.add_scan_reports(folder, [TRIVY_REPORT])
+    added = bundle_files.add_scan_reports(folder, [TRIVY_REPORT])
     assert added == [Path("scan/trivy-image.json")]
     key = signing.load(tmp_path / "key")
-    signing.sign(key, bundle.write_sums(folder))
-    assert "  scan/trivy-image.json\n" in (folder / bundle.SUMS).read_text()
+    signing.sign(key, bundle_files.write_sums(folder))
+    assert "  scan/trivy-image.json\n" in (folder / bundle_files.SUMS).read_text()
     bundle.verify(folder, None)
     (folder / "scan" / "trivy-image.json").write_text("{}\n")  # the control: altered after signing
     with pytest.raises(bundle.VerificationFailed):
