@@ -112,3 +112,19 @@ def test_each_measured_table_is_in_benchmarks_readme_once_and_not_in_the_readme(
     for start, end in ((README_START, README_END), PLATFORM_MARKERS, SCALE_MARKERS):
         assert (text.count(start), text.count(end)) == (1, 1), start
         assert start not in readme
+
+
+def unmapped(table: str, package: Path) -> list[str]:
+    """The modules of the package the code map does not name (as `module`)."""
+    named = set(re.findall(r"`(\w+)`", table))
+    return sorted(
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if not path.name.startswith("__") and path.stem not in named
+    )
+
+
+def test_the_code_map_names_every_module() -> None:
+    text = (ROOT / "docs" / "development.md").read_text()
+    assert unmapped(text, PACKAGE) == []
+    assert unmapped(text.replace("`bundle_files`", ""), PACKAGE) == ["release/bundle_files.py"]

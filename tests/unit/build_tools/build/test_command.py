@@ -1,4 +1,7 @@
 import io
+import os
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
@@ -331,3 +334,26 @@ def test_the_build_keeps_its_public_face_after_the_options_moved_out() -> None:
     assert build.parse is build_options.parse
     assert build.BuildOptions is build_options.BuildOptions
     assert build.parse(["--image=x"], {}).image == "x"
+
+
+def test_the_builds_public_face_is_the_packages() -> None:
+    """`from ner_build import build; build.run(build.parse(...))` keeps working in wings."""
+    import ner_build.build as package
+
+    assert (package.run, package.parse, package.BuildOptions) == (
+        build.run,
+        build.parse,
+        build.BuildOptions,
+    )
+    with pytest.raises(AttributeError, match="no attribute 'verify'"):
+        package.verify  # noqa: B018 (the package re-exports the public face only)
+
+
+def test_a_part_of_the_build_loads_without_the_build(tmp_path: Path) -> None:
+    """script/up loads build.base_image with the standard library only: the package must not
+    import the build (and its third-party imports) to give it."""
+    check = (
+        "import sys, ner_build.build.base_image; sys.exit('ner_build.build.command' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(paths.ROOT / "tools")}
+    assert subprocess.run([sys.executable, "-c", check], env=env, check=False).returncode == 0
