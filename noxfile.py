@@ -21,7 +21,7 @@ from ner_build.browser import evidence  # noqa: E402
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = [
     "lint", "tests", "test-pipeline", "build", "integration", "reproduce", "base-image-replay",
-    "engines", "scale",
+    "engines", "scale", "bench-quick",
 ]  # fmt: skip
 # Needs root, debuerreotype and a Debian mirror (not GitHub's runners, which build on the
 # registry's pinned base): its own session, which .ci/run runs and the workflow does not.
@@ -195,6 +195,19 @@ def bench(session: nox.Session) -> None:
     The seed recipe is benchmarks/seed.Dockerfile; `-- --platforms` measures size and time to
     ready of each platform's image instead. Options: `nox -s bench -- --help`."""
     run_tool(session, "ner_build.bench", groups="main,dev")
+
+
+@nox.session(name="bench-quick")
+def bench_quick(session: nox.Session) -> None:
+    """The bench's short form (the test command runs it): both images, size, ready, a rebuild.
+
+    `nox -s bench -- --quick --stand-in`: one run of each, into build/bench/quick.*, so that a
+    change that breaks the bench or the seed recipe's build fails here; no budget is asserted."""
+    install_locked(session, "main,dev")
+    env = {**TOOLS_ENV, "POETRY": bootstrap.poetry()}
+    session.run(
+        "python", "-m", "ner_build.bench", "--quick", "--stand-in", *session.posargs, env=env
+    )
 
 
 @nox.session(name="lb-image")

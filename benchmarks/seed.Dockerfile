@@ -7,19 +7,21 @@ ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 WORKDIR /app
-COPY requirements.txt .
-# Only for this environment: Debian's python has no pip (its wheel is bundled) and downloads
-# need the proxy's CA, given as a secret.
+COPY requirements.txt pip-requirements.txt ./
+# pip first, upgraded to a current one as the tutorials' python:*-slim images ship it (the
+# version and hash poetry.lock holds): Debian's pip 23.0.1 refuses the exported requirements
+# in hash-checking mode ("all requirements must have their versions pinned with ==. These do
+# not: smart-open[http]>=5.2.1", since smart-open 9.0.4). Only for this environment: Debian's
+# python has no pip (its wheel is bundled) and downloads need the proxy's CA, given as a secret.
 RUN --mount=type=secret,id=ca \
     if [ -f /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
     if python3 -m pip --version; then pip="python3 -m pip"; \
     else pip="python3 $(ls /usr/share/python-wheels/pip-*.whl)/pip"; fi; \
-    $pip install --break-system-packages -r requirements.txt
+    $pip install --break-system-packages --require-hashes -r pip-requirements.txt \
+    && python3 -m pip install --break-system-packages -r requirements.txt
 
 COPY model/ /tmp/model/
-RUN if python3 -m pip --version; then pip="python3 -m pip"; \
-    else pip="python3 $(ls /usr/share/python-wheels/pip-*.whl)/pip"; fi; \
-    $pip install --break-system-packages --no-deps /tmp/model/*.whl
+RUN python3 -m pip install --break-system-packages --no-deps /tmp/model/*.whl
 
 COPY src/ ./src/
 ARG MODEL_PACKAGE

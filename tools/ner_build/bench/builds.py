@@ -22,7 +22,7 @@ from pathlib import Path
 from ner_build import console, git, process
 from ner_build.bench.measurements import OUT, WORK, image_size_mb, pushed_mb
 from ner_build.bench.stats import Results
-from ner_build.build import base_image, model
+from ner_build.build import base_image, lockfile, model
 from ner_build.build import options as build_options
 from ner_build.build.test_pipeline import WHEEL as TEST_WHEEL
 from ner_build.engine.docker import Docker
@@ -128,11 +128,14 @@ def timed_build(docker: Docker, args: Sequence[str]) -> float:
 
 
 def seed_context(tree: Path, model_wheel: Path) -> Path:
-    """The classic recipe's context: requirements.txt, the model wheel and the source."""
+    """The classic recipe's context: requirements.txt, pip's own pin (poetry.lock's), the model
+    wheel and the source."""
     context = WORK / "seed"
     shutil.rmtree(context, ignore_errors=True)
     (context / "model").mkdir(parents=True)
     shutil.copy2(tree / "build" / "image" / "requirements.txt", context)
+    pip = lockfile.pinned_requirement(tree / "poetry.lock", "pip")
+    (context / "pip-requirements.txt").write_text(pip)
     shutil.copy2(model_wheel, context / "model")
     shutil.copytree(tree / "src", context / "src")
     return context

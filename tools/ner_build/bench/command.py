@@ -22,9 +22,7 @@ from dataclasses import asdict, replace
 from playwright.sync_api import sync_playwright
 
 from ner_build import console, git
-from ner_build.bench import builds, loadbench, runtime, throughput
-
-# `NAME as NAME`: tests/integration/test_bench_engine.py imports these from here too.
+from ner_build.bench import builds, loadbench, quick, runtime, throughput
 from ner_build.bench.measurements import OUT, WORK
 from ner_build.bench.stats import Budget, Results, chart, markdown, update_readme
 from ner_build.build import model
@@ -123,6 +121,12 @@ def parser() -> argparse.ArgumentParser:
         "build (build/index.json), into benchmarks/platforms.*",
     )
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the short form the test command runs: both images built, size, ready and an "
+        "app-only rebuild, once each, into build/bench/quick.* (no budget asserted)",
+    )
+    parser.add_argument(
         "--runs",
         type=positive,
         default=os.environ.get("NER_BENCH_RUNS", "3"),
@@ -131,7 +135,9 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def command(options: build_options.BuildOptions, runs: int, stand_in: bool = False) -> None:
+def command(
+    options: build_options.BuildOptions, runs: int, stand_in: bool = False, short: bool = False
+) -> None:
     if stand_in:
         options = replace(options, model_wheel=model.stand_in_wheel())
     if options.allow_fallbacks:
@@ -140,6 +146,12 @@ def command(options: build_options.BuildOptions, runs: int, stand_in: bool = Fal
             "and --model-wheel instead of --allow-fallbacks, so both images get the same ones."
         )
     commit = git.revision(ROOT)[:7]  # what the worktree measures
+    if short:
+        results = quick.measure(options)
+        print(quick.write(results, [*BUDGETS, *loadbench.BUDGETS], commit))
+        if quick.missing(results):
+            raise CheckFailed(f"bench --quick measured no {', '.join(quick.missing(results))}.")
+        return
     write(bench(options, runs), runs, commit)
 
 
@@ -150,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ner_build.bench import platformbench
 
         return console.run_main(lambda: platformbench.command(options, args.runs))
-    return console.run_main(lambda: command(options, args.runs, args.stand_in))
+    return console.run_main(lambda: command(options, args.runs, args.stand_in, args.quick))
 
 
 if __name__ == "__main__":

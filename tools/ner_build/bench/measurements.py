@@ -40,8 +40,9 @@ def wait_for(address: str, timeout: float = 60) -> None:
         )
 
 
-def time_to_ready(docker: Docker, image: str, timeout: float = 60) -> float:
+def time_to_ready(docker: Docker, image: str, timeout: float = 60, path: str = "/readyz") -> float:
+    """Seconds from `docker run` to path answering 200 (ready, or another image's health)."""
     started = time.monotonic()
     with docker.published(image) as (_, address):
-        wait_for(address + "/readyz", timeout)
+        wait_for(address + path, timeout)
         return time.monotonic() - started
