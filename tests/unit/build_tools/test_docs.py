@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from ner_build import commands
+from ner_build.bench import headline
 from ner_build.bench.platformbench import MARKERS as PLATFORM_MARKERS
 from ner_build.bench.stats import README_END, README_START
 from ner_build.deploy.scale_report import MARKERS as SCALE_MARKERS
@@ -128,3 +129,9 @@ def test_the_code_map_names_every_module() -> None:
     text = (ROOT / "docs" / "development.md").read_text()
     assert unmapped(text, PACKAGE) == []
     assert unmapped(text.replace("`bundle_files`", ""), PACKAGE) == ["release/bundle_files.py"]
+
+
+def test_the_readme_holds_the_benchs_figures_block_once() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for marker in headline.MARKERS:
+        assert readme.count(marker) == 1, marker

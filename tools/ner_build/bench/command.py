@@ -1,7 +1,7 @@
 """`nox -s bench`: measure our image against the classic recipe, in one run on this machine.
 
-Writes benchmarks/results.json, results.md and chart.svg, and puts the chart and the table in
-benchmarks/README.md.
+Writes benchmarks/results.json, results.md and chart.svg, puts the chart and the table in
+benchmarks/README.md and the headline figures in README.md (bench/headline.py).
 It measures the committed HEAD, built in a temporary git worktree (the checkout is not
 touched). Cold builds run with --no-cache, which on Docker 20.10 also ignores BuildKit's cache
 mounts: they share nothing with earlier builds but the base image, and no cache is ever pruned,
@@ -13,6 +13,7 @@ DOCKER / --docker for every engine call) come from the same flags and variables.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ from dataclasses import asdict, replace
 from playwright.sync_api import sync_playwright
 
 from ner_build import console, git
-from ner_build.bench import builds, loadbench, quick, runtime, throughput
+from ner_build.bench import builds, headline, loadbench, quick, runtime, throughput
 from ner_build.bench.measurements import OUT, WORK
 from ner_build.bench.stats import Budget, Results, chart, markdown, update_readme
 from ner_build.build import model
@@ -72,9 +73,9 @@ def bench(options: build_options.BuildOptions, runs: int) -> Results:
     return results
 
 
-def write(results: Results, runs: int, commit: str) -> None:
+def write(results: Results, runs: int, commit: str, pipeline: str) -> None:
     """benchmarks/results.md, results.json and chart.svg, the chart and the table in
-    benchmarks/README.md, and the table on stdout."""
+    benchmarks/README.md, the headline figures in README.md, and the table on stdout."""
     machine = (
         f"{os.cpu_count()} cores, {os.uname().machine}, {os.uname().sysname} {os.uname().release}"
     )
@@ -95,6 +96,11 @@ def write(results: Results, runs: int, commit: str) -> None:
     svg = OUT / "chart.svg"
     svg.write_text(chart(results, budgets), encoding="utf-8")
     update_readme(BENCHMARKS_README, table, svg.relative_to(BENCHMARKS_README.parent).as_posix())
+    measured = (
+        f"Measured by `nox -s bench` on {datetime.date.today().isoformat()} at {commit}, on "
+        f"{machine}, with {pipeline}: medians of {runs} runs."
+    )
+    update_readme(ROOT / "README.md", headline.text(results, measured), markers=headline.MARKERS)
     print(table)
 
 
@@ -146,13 +152,17 @@ def command(
             "and --model-wheel instead of --allow-fallbacks, so both images get the same ones."
         )
     commit = git.revision(ROOT)[:7]  # what the worktree measures
+    wheel = model.inspect(builds.resolve_model_wheel(options))
+    pipeline = f"the pipeline {wheel.package} {wheel.version}" + (
+        " (the trained stand-in)" if stand_in else ""
+    )
     if short:
         results = quick.measure(options)
         print(quick.write(results, [*BUDGETS, *loadbench.BUDGETS], commit))
         if quick.missing(results):
             raise CheckFailed(f"bench --quick measured no {', '.join(quick.missing(results))}.")
         return
-    write(bench(options, runs), runs, commit)
+    write(bench(options, runs), runs, commit, pipeline)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
