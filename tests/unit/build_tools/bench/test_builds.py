@@ -74,3 +74,16 @@ def test_the_seed_build_takes_the_base_image_ca_bundle_and_model_package() -> No
     assert "--build-arg=MODEL_PACKAGE=en_x" in args
     assert "--build-arg=BASE_IMAGE=ner-app-base:bookworm-python3" in args
     assert "--secret=id=ca,src=/etc/ssl/ca.pem" in args
+
+
+def test_each_app_edit_is_new_so_no_build_cache_serves_it(tmp_path: Path) -> None:
+    """Twice for one run index, two different lines (the old edit wrote the same one twice)."""
+    examples = tmp_path / "src" / "ner_app" / "examples.py"
+    examples.parent.mkdir(parents=True)
+    edits = []
+    for _ in range(2):
+        examples.write_text("EXAMPLES = []\n")
+        builds.edit_app(tmp_path / "src", 0)
+        edits.append(examples.read_text())
+    assert edits[0] != edits[1]
+    assert all(edit.startswith("EXAMPLES = []\n# bench edit 0 ") for edit in edits)
