@@ -160,6 +160,14 @@ def engines(session: nox.Session) -> None:
     run_tool(session, "ner_build.proofs.engines", groups="main,dev")
 
 
+@nox.session
+def incremental(session: nox.Session) -> None:
+    """On every engine, an app-only edit built incrementally is the clean build's image.
+
+    About 8 minutes: not in the test command. Here: `nox -s incremental -- --stand-in`."""
+    run_tool(session, "ner_build.proofs.incremental", groups="main,dev")
+
+
 @nox.session(name="browser-loop")
 def browser_loop(session: nox.Session) -> None:
     """Run the browser tests 20 times on every engine under stress-ng: proof of no flakes.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from ner_build import process
+from ner_build import console, process
 
 
 def run(root: Path, *args: str) -> str:
@@ -36,3 +38,17 @@ def show(root: Path, revision: str, path: str) -> bytes | None:
 def revision_time(root: Path, revision: str) -> int:
     """Unix time of a commit."""
     return int(run(root, "log", "-1", "--format=%ct", revision))
+
+
+@contextmanager
+def worktree(root: Path, path: Path) -> Iterator[Path]:
+    """HEAD of root checked out (detached) in a git worktree at path, removed afterwards (and
+    before, when an interrupted run left it): root's own checkout is never touched."""
+    if path.exists():
+        run(root, "worktree", "remove", "--force", str(path))
+    console.step(f"checking out HEAD in a worktree at {path}")
+    run(root, "worktree", "add", "--detach", str(path), "HEAD")
+    try:
+        yield path
+    finally:
+        run(root, "worktree", "remove", "--force", str(path))

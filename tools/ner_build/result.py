@@ -61,6 +61,9 @@ class BuildResult:
     # config's inputs (ner_build.image.layers), which `nox -s reproduce -- --against` compares.
     layers: list[dict[str, Any]] = field(default_factory=list)
     config_inputs: dict[str, str] = field(default_factory=dict)
+    # The canonical form's layers above the base: written now, reused from the store of earlier
+    # builds (image.layer_store), and how many bottom layers the engine held, so not loaded.
+    canonical_layers: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> BuildResult:

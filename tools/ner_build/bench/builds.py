@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,18 +59,9 @@ def timed(action: Callable[[], object]) -> float:
     return time.monotonic() - started
 
 
-@contextmanager
-def worktree() -> Iterator[Path]:
+def worktree() -> AbstractContextManager[Path]:
     """HEAD checked out in a temporary git worktree, removed afterwards."""
-    path = WORK / "worktree"
-    if path.exists():
-        git.run(ROOT, "worktree", "remove", "--force", str(path))
-    console.step(f"bench: checking out HEAD in a worktree at {path}")
-    git.run(ROOT, "worktree", "add", "--detach", str(path), "HEAD")
-    try:
-        yield path
-    finally:
-        git.run(ROOT, "worktree", "remove", "--force", str(path))
+    return git.worktree(ROOT, WORK / "worktree")
 
 
 def ours_argv(options: build_options.BuildOptions, *, cold: bool = False) -> list[str]:

@@ -23,7 +23,8 @@ from ner_build.build.options import parse as parse  # the build's public face
 from ner_build.engine.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
 from ner_build.image import layers, normalize
-from ner_build.paths import ROOT, SBOM
+from ner_build.image.layer_store import LayerStore
+from ner_build.paths import CANONICAL_LAYERS, ROOT, SBOM
 from ner_build.result import BuildResult, Fallback
 from ner_build.tags import image_tags
 
@@ -72,14 +73,16 @@ def run(options: BuildOptions) -> BuildResult:
     built = time.monotonic()
     step("writing the image in canonical form (ner_build.image.normalize), times at the commit's")
     built_id = iid_file.read_text().strip()
-    image_id = normalize.normalize_image(
+    canonical = normalize.normalize_image(
         docker,
         built_id,
         git.commit_time(ROOT),
         tags,
         ROOT / "build",
         keep_layers=docker.shared_layers(built_id, base),
+        store=layer_store(options),
     )
+    image_id = canonical.image_id
     seconds = {"build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
     archive = debian_archive.from_labels(docker.labels(base))
@@ -106,7 +109,14 @@ def run(options: BuildOptions) -> BuildResult:
         record.archive_document(archive),
         layers.layer_records(docker.layers(image_id), values),
         layers.config_record(values),
+        {"written": canonical.written, "reused": canonical.reused, "held": canonical.held},
     )
+
+
+def layer_store(options: BuildOptions) -> LayerStore:
+    """The canonical layers of earlier builds; a --no-cache build reuses none of them."""
+    reuse = "--no-cache" not in options.buildx_args
+    return LayerStore(CANONICAL_LAYERS, normalize.rules_source(), reuse=reuse)
 
 
 def verify(docker: Docker, image_id: str, sbom_path: Path = SBOM, base: str = "") -> None:

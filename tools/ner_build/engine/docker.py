@@ -73,6 +73,9 @@ class Engine:
     build_command: tuple[str, ...] = ("build", "--progress=plain")
     remove_command: tuple[str, ...] = ("image", "rm", "--no-prune")
     has_buildkit_check: bool = True
+    # `load` takes an archive without the layers the engine holds (image.normalize loads only
+    # new layers). Podman refuses it: "Some layer tarfiles are missing in the tarball".
+    loads_partial_archives: bool = True
 
     def describe(self, version: str) -> str:
         return f"{self.name} {version}".strip()
@@ -92,6 +95,7 @@ Podman = Engine(
     build_command=("build", "--format=docker"),
     remove_command=("image", "rm"),
     has_buildkit_check=False,
+    loads_partial_archives=False,
 )
 
 

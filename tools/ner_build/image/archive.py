@@ -141,14 +141,18 @@ def decompressed(stream: IO[bytes], name: str) -> Iterator[IO[bytes]]:
 def write(
     out: Path,
     config: bytes,
-    layers: Sequence[Path],
+    layers: Sequence[Path | None],
     diff_ids: Sequence[str],
     tags: Sequence[str],
     mtime: int = 0,
 ) -> str:
     """Write a docker-archive of the config and the layers (uncompressed tars, each named by its
     diff ID), which `docker load` (20.10 and later) and `podman load` all read; return the image
-    ID it loads as. Every member is root's, mode 0644, with the given mtime."""
+    ID it loads as. Every member is root's, mode 0644, with the given mtime.
+
+    A layer given as None is named in the manifest but left out: Docker's `load` takes a layer
+    it already holds (the same diff IDs below it) from its store without reading the file;
+    Podman refuses such an archive."""
     image_id = digest_of(config)
     config_name = f"{image_id.removeprefix('sha256:')}.json"
     names = [f"{diff_id.removeprefix('sha256:')}/layer.tar" for diff_id in diff_ids]
@@ -156,6 +160,8 @@ def write(
     with tarfile.open(out, "w") as archive:
         _add(archive, config_name, io.BytesIO(config), len(config), mtime)
         for name, layer in zip(names, layers, strict=True):
+            if layer is None:
+                continue
             with layer.open("rb") as stream:
                 _add(archive, name, stream, layer.stat().st_size, mtime)
         _add(archive, "manifest.json", io.BytesIO(manifest.encode()), len(manifest), mtime)

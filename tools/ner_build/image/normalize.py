@@ -13,14 +13,18 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from ner_build import console
 from ner_build.digest import canonical_json, from_hex
 from ner_build.engine.docker import Docker
+from ner_build.errors import CheckFailed
 from ner_build.image import archive as image_archive
+from ner_build.image.layer_store import LayerStore, RawFacts, StoredLayer
 
 RULES = {
     "encoding": "Each layer above the base is written as a PAX tar with members sorted by path, "
@@ -95,8 +99,13 @@ def layer_epoch(members: Iterable[tuple[str, tarfile.TarInfo]], ceiling: int) ->
     be a cached build from before the commit. Clamping those to the layer's own newest file
     time makes a cached and a clean build of the same commit agree.
     """
+    return RawFacts(newest_file_time(members), empty=False).epoch(ceiling)
+
+
+def newest_file_time(members: Iterable[tuple[str, tarfile.TarInfo]]) -> int | None:
+    """The newest mtime among the regular files (whiteouts aside); None when there is none."""
     times = [int(m.mtime) for name, m in members if m.isfile() and not is_whiteout(name)]
-    return min(max(times), ceiling) if times else ceiling
+    return max(times) if times else None
 
 
 def hardlink_leaders(members: dict[str, tarfile.TarInfo]) -> dict[str, str]:
@@ -226,47 +235,166 @@ def canonical_config(
     }
 
 
+HeldLayers = Callable[[list[str]], int]
+
+
+def nothing_held(diff_ids: list[str]) -> int:
+    return 0
+
+
 def normalize_archive(
-    saved: Path, out: Path, epoch: int, tags: list[str], keep_layers: int = 0
+    saved: Path,
+    out: Path,
+    epoch: int,
+    tags: list[str],
+    keep_layers: int = 0,
+    store: LayerStore | None = None,
+    held: HeldLayers = nothing_held,
 ) -> str:
     """Rewrite the image in a saved archive (either format) canonically; return its image ID.
 
     The first keep_layers layers (the base image's) are kept byte for byte; each layer above
-    is written canonically, clamped to its own layer_epoch, at most the epoch.
+    is written canonically, clamped to its own layer_epoch, at most the epoch, or found in the
+    store when an earlier build wrote it. The archive leaves out the bottom layers held(diff
+    IDs) says the engine that loads it holds already.
     """
     image = image_archive.read(saved)
-    config = image.config
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        layers, diff_ids = [], []
-        for index in range(len(image.layer_names)):
-            path = Path(tmp, f"{index}.tar")
-            if index < keep_layers:
-                image.copy_layer(index, path)
-                diff_id: str | None = config["rootfs"]["diff_ids"][index]
-            else:
-                raw = Path(tmp, "raw.tar")
-                image.copy_layer(index, raw)
-                with tarfile.open(raw) as layer, path.open("wb") as target:
-                    diff_id = write_canonical_layer(layer, target, epoch)
-                raw.unlink()
-            if diff_id is not None:
-                layers.append(path)
-                diff_ids.append(diff_id)
-        config_bytes = canonical_json(canonical_config(config, diff_ids, keep_layers, epoch))
-        return image_archive.write(out, config_bytes, layers, diff_ids, tags)
+        if store is None:
+            store = LayerStore(Path(tmp, "store"), rules=rules_source(), reuse=False)
+        diff_ids, files = canonical_layers(image, epoch, keep_layers, store, Path(tmp))
+        config = canonical_config(image.config, diff_ids, keep_layers, epoch)
+        in_engine = held(diff_ids)
+        for index in range(in_engine, len(files)):
+            if files[index] is None:  # a base layer the engine lacks: copied as it is
+                files[index] = Path(tmp, f"base-{index}.tar")
+                image.copy_layer(index, Path(tmp, f"base-{index}.tar"))
+        layers = [None] * in_engine + files[in_engine:]
+        return image_archive.write(out, canonical_json(config), layers, diff_ids, tags)
+
+
+def canonical_layers(
+    image: image_archive.SavedImage, epoch: int, keep_layers: int, store: LayerStore, tmp: Path
+) -> tuple[list[str], list[Path | None]]:
+    """Each kept layer's canonical diff ID and file (None for a base layer, which stays in the
+    saved archive until it is needed); empty layers are left out."""
+    raw_ids: list[str] = image.config["rootfs"]["diff_ids"]
+    diff_ids: list[str] = list(raw_ids[:keep_layers])
+    files: list[Path | None] = [None] * keep_layers
+    for index in range(keep_layers, len(image.layer_names)):
+        layer = canonical_layer(image, index, epoch, store, tmp)
+        if layer is not None:
+            diff_ids.append(layer.diff_id)
+            files.append(layer.path)
+    return diff_ids, files
+
+
+def canonical_layer(
+    image: image_archive.SavedImage, index: int, ceiling: int, store: LayerStore, tmp: Path
+) -> StoredLayer | None:
+    """The index-th layer in canonical form, from the store or written now (and kept there);
+    None when nothing is left of it."""
+    raw_id: str = image.config["rootfs"]["diff_ids"][index]
+    facts = store.facts(raw_id)
+    if facts is not None:
+        found = None if facts.empty else store.get(raw_id, facts.epoch(ceiling))
+        if facts.empty or found is not None:
+            return found
+    raw = Path(tmp, "raw.tar")
+    image.copy_layer(index, raw)
+    try:
+        with tarfile.open(raw) as layer:
+            members = kept_members(layer)
+            facts = RawFacts(newest_file_time(members.items()), empty=not members)
+            store.remember(raw_id, facts)
+            if facts.empty:
+                return None
+            written = store.new_layer()
+            with written.open("wb") as target:
+                diff_id = write_canonical_layer(layer, target, ceiling)
+    finally:
+        raw.unlink()
+    return store.put(raw_id, facts.epoch(ceiling), written, str(diff_id))
+
+
+def rules_source() -> bytes:
+    """What the store keys canonical layers by besides the raw layer and epoch: this module,
+    whose code is the rules."""
+    return Path(__file__).read_bytes()
+
+
+class EngineLayers:
+    """How many bottom layers of an image the engine holds, judged by the images refs name
+    (those present): the longest common run of bottom layers with any of them."""
+
+    def __init__(self, docker: Docker, refs: list[str]) -> None:
+        self.docker, self.refs, self.held = docker, list(dict.fromkeys(refs)), 0
+
+    def __call__(self, diff_ids: list[str]) -> int:
+        self.held = max((_common(diff_ids, self._layers(ref)) for ref in self.refs), default=0)
+        return self.held
+
+    def _layers(self, ref: str) -> list[str]:
+        try:
+            return self.docker.layers(ref)
+        except CheckFailed:  # not present (any more)
+            return []
+
+
+def _common(ours: list[str], theirs: list[str]) -> int:
+    same = 0
+    for mine, their in zip(ours, theirs, strict=False):
+        if mine != their:
+            break
+        same += 1
+    return same
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """The canonical image loaded: its ID, the layers encoded now and reused from the store,
+    and how many bottom layers the engine held (so the archive loaded left them out)."""
+
+    image_id: str
+    written: int
+    reused: int
+    held: int
 
 
 def normalize_image(
-    docker: Docker, image_id: str, epoch: int, tags: list[str], workdir: Path, keep_layers: int = 0
-) -> str:
-    """Replace the image with its canonical copy, tagged with tags; return the new ID."""
+    docker: Docker,
+    image_id: str,
+    epoch: int,
+    tags: list[str],
+    workdir: Path,
+    keep_layers: int = 0,
+    store: LayerStore | None = None,
+) -> Canonical:
+    """Replace the image with its canonical copy, tagged with tags.
+
+    An engine that loads partial archives (Docker) gets only the layers it lacks; the built
+    image holds the base's, the last build's tags may hold more. Should that load fail (an
+    image removed meanwhile), the whole archive is loaded.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
+    store = store or LayerStore(workdir / "canonical-layers", rules_source(), reuse=False)
+    engine = EngineLayers(docker, [image_id, *tags])
+    held = engine if docker.engine.loads_partial_archives else nothing_held
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         saved, out = Path(tmp, "saved.tar"), Path(tmp, "canonical.tar")
         docker.save(image_id, saved)
-        new_id = normalize_archive(saved, out, epoch, tags, keep_layers)
-        saved.unlink()
-        docker.load(out)
+        new_id = normalize_archive(saved, out, epoch, tags, keep_layers, store, held)
+        console.step(f"canonical form: {store.written} layer(s) written, {store.reused} reused; "
+             f"the engine holds the bottom {engine.held}, the rest is loaded")  # fmt: skip
+        loaded = docker.run("load", "--quiet", "--input", str(out))
+        if loaded.returncode:
+            console.step(
+                f"loading the new layers failed ({loaded.stderr.strip()}): loading them all"
+            )
+            new_id = normalize_archive(saved, out, epoch, tags, keep_layers, store)
+            engine.held = 0
+            docker.load(out)
+    store.prune()
     if new_id != image_id:
         docker.remove_image(image_id)
-    return new_id
+    return Canonical(new_id, store.written, store.reused, engine.held)
