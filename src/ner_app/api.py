@@ -143,9 +143,9 @@ def texts_of(document: Any, settings: Settings) -> AskedTexts:
 @functools.cache
 def pipeline_limiter() -> anyio.CapacityLimiter:
     """One request at a time in the pipeline; the others wait their turn. spaCy holds the GIL
-    for most of a call, so requests run side by side in threads only slow each other (the
-    README: 44 against 71 requests/s at 16 connections). Made on first use, in the server's
-    event loop."""
+    for most of a call, so requests run side by side in threads only slow each other (measured
+    in docs/running.md, "The JSON API and metrics"). Made on first use, in the server's event
+    loop."""
     return anyio.CapacityLimiter(1)
 
 

@@ -159,8 +159,9 @@ def command(
     if short:
         results = quick.measure(options)
         print(quick.write(results, [*BUDGETS, *loadbench.BUDGETS], commit))
-        if quick.missing(results):
-            raise CheckFailed(f"bench --quick measured no {', '.join(quick.missing(results))}.")
+        absent = quick.missing(results)
+        if absent:
+            raise CheckFailed(f"bench --quick measured no {', '.join(absent)}.")
         return
     write(bench(options, runs), runs, commit, pipeline)
 

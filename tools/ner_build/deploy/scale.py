@@ -37,7 +37,7 @@ from ner_build.deploy.scenarios import (
     swarm,
 )
 from ner_build.engine.docker import Docker
-from ner_build.engine.setups import ENGINES_DIR, read_env_file
+from ner_build.engine.setups import ENGINES_DIR, EngineSetup, read_env_file
 from ner_build.errors import CheckFailed
 from ner_build.paths import BENCHMARKS, BENCHMARKS_README, BUILD, ROOT
 from ner_build.probe import free_port
@@ -51,9 +51,7 @@ def engine(env_file: Path | None, env: Mapping[str, str]) -> Docker:
     """The engine with Compose v2: from an env file of `nox -s engines`, else DOCKER."""
     if env_file is None:
         return Docker.from_env(env)
-    values = read_env_file(env_file)
-    extra = {key: value for key, value in values.items() if key != "DOCKER"}
-    return Docker.from_string(values["DOCKER"], extra)
+    return EngineSetup(env_file.stem, read_env_file(env_file)).docker
 
 
 def ensure_in(target: Docker, source: Docker, ref: str) -> None:

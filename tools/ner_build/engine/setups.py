@@ -30,11 +30,15 @@ class EngineSetup:
     name: str
     env: dict[str, str]
 
+    @property
+    def extra_env(self) -> dict[str, str]:
+        """What the client needs in its environment besides DOCKER (DOCKER_HOST, ...)."""
+        return {k: v for k, v in self.env.items() if k != "DOCKER"}
+
     @functools.cached_property
     def docker(self) -> Docker:
         """The client, made once: it asks the engine's kind only once."""
-        extra = {k: v for k, v in self.env.items() if k != "DOCKER"}
-        return Docker.from_string(self.env["DOCKER"], extra)
+        return Docker.from_string(self.env["DOCKER"], self.extra_env)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -89,6 +93,7 @@ def empty_podman_store(label: str, engines_dir: Path = ENGINES_DIR) -> Iterator[
     try:
         yield client
     finally:  # podman's layers are read-only to a plain rmtree until podman removes them
-        extra = {k: v for k, v in client.items() if k != "DOCKER"}
-        process.run([*client["DOCKER"].split(), "rmi", "--all", "--force"], env=extra, check=False)
+        own = EngineSetup(label, client)
+        process.run([*client["DOCKER"].split(), "rmi", "--all", "--force"], env=own.extra_env,
+                    check=False)  # fmt: skip
         shutil.rmtree(store, ignore_errors=True)
