@@ -20,4 +20,5 @@ SBOM = BUILD / "sbom.cdx.json"  # CycloneDX SBOM of the last build
 BASE_RECORDS = BUILD / "base-image"  # nox -s base-image's Debian archive records, by tag
 CACHE = BUILD / "cache"  # downloaded model wheels, kept by sha256
 CANONICAL_LAYERS = CACHE / "canonical-layers"  # image.layer_store: earlier builds' layers
+POETRY_MEMO = CACHE / "poetry.json"  # build.lockfile: Poetry's answers for this lock and pyproject
 TEST_PIPELINE = BUILD / "test-pipeline"  # the small spaCy pipeline the tests (and fallbacks) use

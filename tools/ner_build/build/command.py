@@ -24,7 +24,7 @@ from ner_build.engine.docker import Docker
 from ner_build.errors import CheckFailed, VerificationFailed
 from ner_build.image import layers, normalize
 from ner_build.image.layer_store import LayerStore
-from ner_build.paths import CANONICAL_LAYERS, ROOT, SBOM
+from ner_build.paths import CANONICAL_LAYERS, POETRY_MEMO, ROOT, SBOM
 from ner_build.result import BuildResult, Fallback
 from ner_build.tags import image_tags
 
@@ -41,7 +41,7 @@ def run(options: BuildOptions) -> BuildResult:
         raise CheckFailed(f"{error}; pass --image / NER_IMAGE without a tag.") from None
     target = target_platform(options)
     step("checking poetry.lock against pyproject.toml")
-    lockfile.check_fresh(options.poetry, ROOT)
+    lockfile.check_fresh(options.poetry, ROOT, POETRY_MEMO)
     if options.ca_bundle and not options.ca_bundle.is_file():
         raise CheckFailed(f"CA bundle {options.ca_bundle} does not exist; give a PEM file.")
     fallbacks: list[Fallback] = []

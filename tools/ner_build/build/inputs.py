@@ -17,7 +17,7 @@ from ner_build.engine import platforms
 from ner_build.engine.docker import Docker
 from ner_build.errors import BaseImageUnavailable, CheckFailed, ModelUnavailable
 from ner_build.image import normalize
-from ner_build.paths import CACHE, CONTEXT, MODEL_PIN, ROOT, TEST_PIPELINE
+from ner_build.paths import CACHE, CONTEXT, MODEL_PIN, POETRY_MEMO, ROOT, TEST_PIPELINE
 from ner_build.result import Fallback
 
 # What goes into the app wheel: its layer takes the time of the last commit that changed these.
@@ -125,7 +125,7 @@ def prepare_context(options: BuildOptions, wheel: model.ModelWheel) -> None:
     shutil.rmtree(CONTEXT, ignore_errors=True)
     (CONTEXT / "model").mkdir(parents=True)
     step("exporting the main group of poetry.lock with hashes")
-    lockfile.export_main(options.poetry, ROOT, CONTEXT / "requirements.txt")
+    lockfile.export_main(options.poetry, ROOT, CONTEXT / "requirements.txt", POETRY_MEMO)
     (CONTEXT / "uv-requirements.txt").write_text(
         lockfile.pinned_requirement(ROOT / "poetry.lock", "uv")
     )

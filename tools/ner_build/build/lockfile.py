@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -63,8 +66,11 @@ def pinned_requirement(lock: Path, name: str) -> str:
     raise CheckFailed(f"{name} is not in {lock}; add it to pyproject.toml and run `poetry lock`.")
 
 
-def check_fresh(poetry: str, project: Path) -> None:
-    """Fail when poetry.lock does not match pyproject.toml."""
+def check_fresh(poetry: str, project: Path, memo: Path | None = None) -> None:
+    """Fail when poetry.lock does not match pyproject.toml. With a memo file, a check that
+    passed for these very files and this Poetry is not run again."""
+    if _remembered(memo, poetry, project).get("fresh"):
+        return
     try:
         _poetry(poetry, project, "check", "--lock")
     except FailedProcessError as error:
@@ -72,11 +78,17 @@ def check_fresh(poetry: str, project: Path) -> None:
             "poetry.lock is stale against pyproject.toml: run `poetry lock`, review and commit "
             f"poetry.lock, then build again.\n{error.output}".rstrip()
         ) from None
+    _remember(memo, poetry, project, fresh=True)
 
 
-def export_main(poetry: str, project: Path, out: Path) -> Path:
-    """Export the main group with hashes as a requirements file."""
+def export_main(poetry: str, project: Path, out: Path, memo: Path | None = None) -> Path:
+    """Export the main group with hashes as a requirements file. With a memo file, the export
+    of these very files by this Poetry is written again without running Poetry."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    exported = _remembered(memo, poetry, project).get("requirements")
+    if isinstance(exported, str):
+        out.write_text(exported)
+        return out
     args = ("export", "--only", "main", "--format", "requirements.txt", "--output", str(out))
     _poetry(
         poetry,
@@ -85,7 +97,39 @@ def export_main(poetry: str, project: Path, out: Path) -> Path:
         hint="Install the export plugin into Poetry's environment "
         "(`poetry self add poetry-plugin-export`).",
     )
+    _remember(memo, poetry, project, requirements=out.read_text())
     return out
+
+
+def _memo_key(poetry: str, project: Path) -> str:
+    """What Poetry's answers depend on: pyproject.toml, poetry.lock, and Poetry itself (its
+    executable's path, size and time: a reinstalled Poetry is another)."""
+    found = Path(shutil.which(poetry) or poetry)
+    stat = found.stat() if found.exists() else None
+    key = hashlib.sha256(f"{found.resolve()} {stat and (stat.st_size, stat.st_mtime_ns)}".encode())
+    for name in ("pyproject.toml", "poetry.lock"):
+        key.update(hashlib.sha256((project / name).read_bytes()).digest())
+    return key.hexdigest()
+
+
+def _remembered(memo: Path | None, poetry: str, project: Path) -> dict[str, object]:
+    if memo is None:
+        return {}
+    try:
+        found = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict) or found.get("key") != _memo_key(poetry, project):
+        return {}
+    return found
+
+
+def _remember(memo: Path | None, poetry: str, project: Path, **answers: object) -> None:
+    if memo is None:
+        return
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    record = {**_remembered(memo, poetry, project), **answers, "key": _memo_key(poetry, project)}
+    memo.write_text(json.dumps(record) + "\n")
 
 
 def _poetry(poetry: str, project: Path, *args: str, hint: str = "") -> None:

@@ -82,3 +82,48 @@ def test_check_fresh_without_poetry_fails_naming_poetry(project: Path, tmp_path:
     with pytest.raises(CheckFailed, match="POETRY") as error:
         lockfile.check_fresh(missing, project)
     assert missing in str(error.value)
+
+
+@pytest.fixture
+def counted_poetry(tmp_path: Path) -> tuple[str, Path]:
+    """The real Poetry behind a script that counts its runs in a file."""
+    runs, script = tmp_path / "runs", tmp_path / "poetry"
+    script.write_text(f'#!/bin/sh\necho run >> "{runs}"\nexec "{shutil.which(POETRY)}" "$@"\n')
+    script.chmod(0o755)
+    return str(script), runs
+
+
+def run_count(runs: Path) -> int:
+    return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+
+def test_a_memo_answers_the_check_and_the_export_again_without_poetry(
+    project: Path, counted_poetry: tuple[str, Path], tmp_path: Path
+) -> None:
+    poetry, runs = counted_poetry
+    memo = tmp_path / "memo.json"
+    lockfile.check_fresh(poetry, project, memo)
+    first = lockfile.export_main(poetry, project, tmp_path / "first.txt", memo).read_text()
+    assert run_count(runs) == 2
+    lockfile.check_fresh(poetry, project, memo)
+    again = lockfile.export_main(poetry, project, tmp_path / "again.txt", memo).read_text()
+    assert run_count(runs) == 2
+    assert again == first
+    assert "--hash=sha256:" in again
+
+
+def test_control_a_changed_pyproject_is_checked_by_poetry_again(
+    project: Path, counted_poetry: tuple[str, Path], tmp_path: Path
+) -> None:
+    poetry, runs = counted_poetry
+    memo = tmp_path / "memo.json"
+    lockfile.check_fresh(poetry, project, memo)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "dependencies = [\n", 'dependencies = [\n    "requests",\n', 1
+        )
+    )
+    with pytest.raises(CheckFailed, match="stale"):
+        lockfile.check_fresh(poetry, project, memo)
+    assert run_count(runs) == 2
