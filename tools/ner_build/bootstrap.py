@@ -87,3 +87,22 @@ def poetry(env: Mapping[str, str] = os.environ) -> str:
     if shutil.which("poetry", path=env.get("PATH")):
         return "poetry"
     return str(tools_venv(env) / "bin" / "poetry")
+
+
+INSTALLED = "ner-app-locked-install.key"  # in a session's virtualenv: what was installed there
+
+
+def locked_install_key(groups: str, poetry_command: str, project: Path = ROOT) -> str:
+    """What a nox session's locked install depends on: pyproject.toml, poetry.lock, the groups,
+    and the Poetry that exports them."""
+    key = hashlib.sha256(f"{groups} {shutil.which(poetry_command) or poetry_command}".encode())
+    for name in ("pyproject.toml", "poetry.lock"):
+        key.update(hashlib.sha256((project / name).read_bytes()).digest())
+    return key.hexdigest()
+
+
+def installed(venv: Path, key: str) -> bool:
+    """Whether the virtualenv holds the install of this key already (nox reuses virtualenvs:
+    an unchanged lock needs no export and no install)."""
+    stamp = venv / INSTALLED
+    return stamp.is_file() and stamp.read_text() == key

@@ -201,3 +201,30 @@ def test_any_other_session_provisions_the_host_first(monkeypatch: pytest.MonkeyP
         checks_run(monkeypatch, ["-s", "lint", "build"])
     with pytest.raises(Provisioned):
         checks_run(monkeypatch, [])
+
+
+def test_a_session_virtualenv_holding_this_lock_install_needs_none(tmp_path: Path) -> None:
+    project, venv = tmp_path / "project", tmp_path / "venv"
+    project.mkdir()
+    venv.mkdir()
+    for name in ("pyproject.toml", "poetry.lock"):
+        (project / name).write_text(f"{name} as locked\n")
+    key = bootstrap.locked_install_key("main,dev", "poetry", project)
+    assert not bootstrap.installed(venv, key)
+    (venv / bootstrap.INSTALLED).write_text(key)
+    assert bootstrap.installed(venv, key)
+    assert bootstrap.locked_install_key("main,dev", "poetry", project) == key
+
+
+def test_control_another_lock_or_other_groups_install_again(tmp_path: Path) -> None:
+    project, venv = tmp_path / "project", tmp_path / "venv"
+    project.mkdir()
+    venv.mkdir()
+    for name in ("pyproject.toml", "poetry.lock"):
+        (project / name).write_text(f"{name} as locked\n")
+    (venv / bootstrap.INSTALLED).write_text(bootstrap.locked_install_key("dev", "poetry", project))
+    assert not bootstrap.installed(
+        venv, bootstrap.locked_install_key("main,dev", "poetry", project)
+    )
+    (project / "poetry.lock").write_text("relocked\n")
+    assert not bootstrap.installed(venv, bootstrap.locked_install_key("dev", "poetry", project))
