@@ -57,9 +57,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+DEFAULT = "default"  # the engine DOCKER names
+
+
 def find_engines(engines_dir: Path, env: Mapping[str, str]) -> list[EngineSetup]:
     """The default engine (DOCKER), then one per env file, by file name."""
-    found = [EngineSetup("default", {"DOCKER": env.get("DOCKER") or "docker"})]
+    found = [EngineSetup(DEFAULT, {"DOCKER": env.get("DOCKER") or "docker"})]
     if engines_dir.is_dir():
         for path in sorted(engines_dir.glob("*.env")):
             found.append(EngineSetup(path.stem, read_env_file(path)))

@@ -72,7 +72,7 @@ class Tally:
 
 
 def tests_for(setup: engine_setups.EngineSetup) -> list[str]:
-    return BROWSER_TESTS + ([BUNDLE_TEST] if setup.name == "default" else [])
+    return BROWSER_TESTS + ([BUNDLE_TEST] if setup.name == engine_setups.DEFAULT else [])
 
 
 def one_round(setup: engine_setups.EngineSetup, round_: int, bundle_folder: Path) -> Path:

@@ -1,5 +1,6 @@
 """`nox -s engines`: build this commit on every engine at hand, require one image ID, and run
-the core integration tests against each engine's image.
+the core integration tests against each engine's image (the default engine's only with
+--test-default: `nox -s integration` runs the whole suite there, and the test command runs both).
 
 An engine is the environment its client needs: DOCKER, plus DOCKER_HOST or CONTAINERS_CONF
 where it needs them. The first engine is the one DOCKER names; the others come from env files
@@ -24,7 +25,7 @@ from ner_build import console, process
 from ner_build.browser import evidence
 from ner_build.build import base_image
 from ner_build.build import options as build_options
-from ner_build.engine.setups import ENGINES_DIR, EngineSetup, find_engines
+from ner_build.engine.setups import DEFAULT, ENGINES_DIR, EngineSetup, find_engines
 from ner_build.errors import CheckFailed, FailedProcessError
 from ner_build.image import compare
 from ner_build.paths import BUILD, ROOT
@@ -108,6 +109,12 @@ def test_on(setup: EngineSetup, pytest_args: Sequence[str]) -> bool:
     return True
 
 
+def tested(setup: EngineSetup, args: argparse.Namespace) -> bool:
+    """The default engine's image gets the whole integration suite from `nox -s integration`
+    (the test command runs both), so the core tests run there only with --test-default."""
+    return setup.name != DEFAULT or args.test_default
+
+
 def report(outcomes: Sequence[Outcome]) -> None:
     print(f"\n{'engine':<10} {'built with':<44} build s  tests  image ID")
     for o in outcomes:
@@ -136,11 +143,11 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
     if args.no_tests:
         return 0
     passed = [
-        replace(o, tests_passed=test_on(s, args.pytest_args))
+        replace(o, tests_passed=test_on(s, args.pytest_args) if tested(s, args) else None)
         for s, o in zip(setups, outcomes, strict=True)
     ]
     report(passed)
-    failed = [o.name for o in passed if not o.tests_passed]
+    failed = [o.name for o in passed if o.tests_passed is False]
     if failed:
         print(f"core integration tests failed on: {', '.join(failed)}")
         return 1
@@ -159,6 +166,11 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--require", type=int, default=3, help="fail with fewer engines than this (default 3)"
     )
     parser.add_argument("--no-tests", action="store_true", help="build and compare only")
+    parser.add_argument(
+        "--test-default",
+        action="store_true",
+        help="run the core tests on the default engine too (nox -s integration runs them all)",
+    )
     parser.add_argument(
         "--pytest-arg", dest="pytest_args", action="append", default=[], help="(repeatable)"
     )
