@@ -6,11 +6,12 @@ a build, which fills the worktree's store of canonical layers (ner_build.image.l
 an app-only edit (a new line in the app's examples); the incremental build (the engine's build
 cache and the store of canonical layers, and on Docker a load of the new layers only); then
 the same edit built again with --no-cache, which reads neither. The two image IDs must be
-equal. The report gives each build's seconds and the layers reused; build/incremental.json
-keeps it. Options other than these go to every build (`nox -s build -- --help`).
+equal, and equal on every engine (each gets the same edit). The report gives each build's
+seconds and the layers reused; build/incremental.json keeps it. Options other than these go to
+every build (`nox -s build -- --help`).
 
 Its own session, not the test command's: three builds on each of three engines take about
-eight minutes on two cores.
+five minutes on two cores.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -45,6 +47,7 @@ class Build:
     seconds: float
     written: int  # canonical layers encoded by this build
     reused: int  # and taken from the store
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -70,19 +73,23 @@ def build_in(tree: Path, setup: EngineSetup, argv: Sequence[str]) -> Build:
     seconds = time.monotonic() - started
     result = BuildResult.load(tree / "build" / "image.json")
     layers = result.canonical_layers
-    return Build(result.image_id, seconds, layers["written"], layers["reused"])
+    written, reused = layers["written"], layers["reused"]
+    return Build(result.image_id, seconds, written, reused, tuple(result.tags))
 
 
-def prove_on(setup: EngineSetup, tree: Path, argv: Sequence[str]) -> Outcome:
+def prove_on(
+    setup: EngineSetup, tree: Path, options: build_options.BuildOptions, edit: str
+) -> Outcome:
+    argv = build_options.to_argv(replace(options, docker=setup.env["DOCKER"]))
     console.step(f"{setup.name}: a build of HEAD, which fills the store of canonical layers")
     git.run(tree, "checkout", "--", ".")
-    build_in(tree, setup, argv)
-    edit_app(tree / "src", 0)
+    first = build_in(tree, setup, argv)
+    edit_app(tree / "src", 0, edit)
     console.step(f"{setup.name}: the app edited, built incrementally")
     incremental = build_in(tree, setup, argv)
     console.step(f"{setup.name}: the same edit, built with --no-cache")
     clean = build_in(tree, setup, [*argv, "--buildx-arg=--no-cache"])
-    for tag in BuildResult.load(tree / "build" / "image.json").tags:
+    for tag in sorted({*first.tags, *incremental.tags, *clean.tags}):
         setup.docker.untag(tag)
     return Outcome(setup.name, incremental, clean)
 
@@ -112,14 +119,18 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
     if args.stand_in:
         options = replace(options, model_wheel=model.stand_in_wheel())
     ensure_base(setups, options.base_image or base_image.pinned(build_options.dockerfile(options)))
-    argv = build_options.to_argv(replace(options, image=IMAGE, result=None))
+    options = replace(options, image=IMAGE, result=None)
     with git.worktree(ROOT, TREE) as tree:
-        outcomes = [prove_on(setup, tree, argv) for setup in setups]
+        edit = uuid.uuid4().hex  # the same edit on every engine: one image ID
+        outcomes = [prove_on(setup, tree, options, edit) for setup in setups]
     report(outcomes)
     if not all(o.same for o in outcomes) or not all(o.incremental.reused for o in outcomes):
         print("\nAn incremental build differs from the clean build, or reused no layer.")
         return 1
-    print(f"\non {len(outcomes)} engines the incremental build is the clean build")
+    if len({o.incremental.image_id for o in outcomes}) > 1:
+        print("\nThe engines built different images of the same edit.")
+        return 1
+    print(f"\none image on {len(outcomes)} engines, the incremental build the clean build's")
     return 0
 
 
