@@ -100,6 +100,7 @@ def rebuild_tags(docker: Docker) -> set[str]:
     return {tag for tag in listed.split() if tag.startswith(rebuild.IMAGE)}
 
 
+@pytest.mark.customer_engines
 @pytest.mark.parametrize("name", ["podman", "docker26"])
 def test_an_offline_rebuild_on_podman_and_docker_26_gives_the_shipped_image_id(
     good: Path, built: BuildResult, engine: OfflineEngine, name: str
