@@ -203,12 +203,21 @@ def test_any_other_session_provisions_the_host_first(monkeypatch: pytest.MonkeyP
         checks_run(monkeypatch, [])
 
 
-def test_a_session_virtualenv_holding_this_lock_install_needs_none(tmp_path: Path) -> None:
+@pytest.fixture
+def locked_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A project (pyproject.toml, poetry.lock) and an empty session virtualenv."""
     project, venv = tmp_path / "project", tmp_path / "venv"
     project.mkdir()
     venv.mkdir()
     for name in ("pyproject.toml", "poetry.lock"):
         (project / name).write_text(f"{name} as locked\n")
+    return project, venv
+
+
+def test_a_session_virtualenv_holding_this_lock_install_needs_none(
+    locked_project: tuple[Path, Path],
+) -> None:
+    project, venv = locked_project
     key = bootstrap.locked_install_key("main,dev", "poetry", project)
     assert not bootstrap.installed(venv, key)
     (venv / bootstrap.INSTALLED).write_text(key)
@@ -216,12 +225,10 @@ def test_a_session_virtualenv_holding_this_lock_install_needs_none(tmp_path: Pat
     assert bootstrap.locked_install_key("main,dev", "poetry", project) == key
 
 
-def test_control_another_lock_or_other_groups_install_again(tmp_path: Path) -> None:
-    project, venv = tmp_path / "project", tmp_path / "venv"
-    project.mkdir()
-    venv.mkdir()
-    for name in ("pyproject.toml", "poetry.lock"):
-        (project / name).write_text(f"{name} as locked\n")
+def test_control_another_lock_or_other_groups_install_again(
+    locked_project: tuple[Path, Path],
+) -> None:
+    project, venv = locked_project
     (venv / bootstrap.INSTALLED).write_text(bootstrap.locked_install_key("dev", "poetry", project))
     assert not bootstrap.installed(
         venv, bootstrap.locked_install_key("main,dev", "poetry", project)

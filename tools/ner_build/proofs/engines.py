@@ -109,6 +109,31 @@ def test_on(setup: EngineSetup, pytest_args: Sequence[str]) -> bool:
     return True
 
 
+def add_engine_options(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """--engines-dir and --require, as every proof over the engines takes them."""
+    parser.add_argument(
+        "--engines-dir",
+        type=Path,
+        default=Path(env.get("NER_ENGINES_DIR") or ENGINES_DIR),
+        help=f"where the engines' env files are (default {ENGINES_DIR}) [NER_ENGINES_DIR]",
+    )
+    parser.add_argument(
+        "--require", type=int, default=3, help="fail with fewer engines than this (default 3)"
+    )
+
+
+def engines_for(args: argparse.Namespace, env: Mapping[str, str]) -> list[EngineSetup]:
+    """The engines at hand (DOCKER's, then one per env file); CheckFailed with fewer than
+    --require, saying how to provision the others."""
+    setups = find_engines(args.engines_dir, env)
+    if len(setups) < args.require:
+        raise CheckFailed(
+            f"Found {len(setups)} engine(s) (DOCKER and {args.engines_dir}/*.env); "
+            f"this proof needs at least {args.require}. {PROVISION_HINT}"
+        )
+    return setups
+
+
 def tested(setup: EngineSetup, args: argparse.Namespace) -> bool:
     """The default engine's image gets the whole integration suite from `nox -s integration`
     (the test command runs both), so the core tests run there only with --test-default."""
@@ -124,12 +149,7 @@ def report(outcomes: Sequence[Outcome]) -> None:
 
 
 def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str]) -> int:
-    setups = find_engines(args.engines_dir, env)
-    if len(setups) < args.require:
-        raise CheckFailed(
-            f"Found {len(setups)} engine(s) (DOCKER and {args.engines_dir}/*.env); "
-            f"this proof needs at least {args.require}. {PROVISION_HINT}"
-        )
+    setups = engines_for(args, env)
     for setup in setups:
         console.step(f"{setup.name}: {setup.docker.check_engine()}")
     options = build_options.parse(build_argv, env)
@@ -156,15 +176,7 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
 
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nox -s engines --", description=__doc__)
-    parser.add_argument(
-        "--engines-dir",
-        type=Path,
-        default=Path(env.get("NER_ENGINES_DIR") or ENGINES_DIR),
-        help=f"where the engines' env files are (default {ENGINES_DIR}) [NER_ENGINES_DIR]",
-    )
-    parser.add_argument(
-        "--require", type=int, default=3, help="fail with fewer engines than this (default 3)"
-    )
+    add_engine_options(parser, env)
     parser.add_argument("--no-tests", action="store_true", help="build and compare only")
     parser.add_argument(
         "--test-default",

@@ -30,10 +30,9 @@ from ner_build import console, git, process
 from ner_build.bench.builds import edit_app
 from ner_build.build import base_image, model
 from ner_build.build import options as build_options
-from ner_build.engine.setups import ENGINES_DIR, EngineSetup, find_engines
-from ner_build.errors import CheckFailed
+from ner_build.engine.setups import EngineSetup
 from ner_build.paths import BUILD, ROOT
-from ner_build.proofs.engines import PROVISION_HINT, ensure_base
+from ner_build.proofs.engines import add_engine_options, engines_for, ensure_base
 from ner_build.result import BuildResult
 
 IMAGE = "ner-app-incremental"
@@ -109,12 +108,7 @@ def report(outcomes: Sequence[Outcome]) -> None:
 
 
 def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str]) -> int:
-    setups = find_engines(args.engines_dir, env)
-    if len(setups) < args.require:
-        raise CheckFailed(
-            f"Found {len(setups)} engine(s); this proof needs at least {args.require}. "
-            f"{PROVISION_HINT}"
-        )
+    setups = engines_for(args, env)
     options = build_options.parse(build_argv, env)
     if args.stand_in:
         options = replace(options, model_wheel=model.stand_in_wheel())
@@ -136,15 +130,7 @@ def run(args: argparse.Namespace, build_argv: list[str], env: Mapping[str, str])
 
 def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nox -s incremental --", description=__doc__)
-    parser.add_argument(
-        "--engines-dir",
-        type=Path,
-        default=Path(env.get("NER_ENGINES_DIR") or ENGINES_DIR),
-        help=f"where the engines' env files are (default {ENGINES_DIR}) [NER_ENGINES_DIR]",
-    )
-    parser.add_argument(
-        "--require", type=int, default=3, help="fail with fewer engines than this (default 3)"
-    )
+    add_engine_options(parser, env)
     parser.add_argument(
         "--stand-in",
         action="store_true",
