@@ -92,13 +92,19 @@ def poetry(env: Mapping[str, str] = os.environ) -> str:
 INSTALLED = "ner-app-locked-install.key"  # in a session's virtualenv: what was installed there
 
 
-def locked_install_key(groups: str, poetry_command: str, project: Path = ROOT) -> str:
-    """What a nox session's locked install depends on: pyproject.toml, poetry.lock, the groups,
-    and the Poetry that exports them."""
-    key = hashlib.sha256(f"{groups} {shutil.which(poetry_command) or poetry_command}".encode())
+def lock_key(project: Path, identity: str) -> str:
+    """A key of pyproject.toml and poetry.lock, byte for byte, and what else the answer kept
+    under it depends on (identity: the Poetry that gave it, the groups)."""
+    key = hashlib.sha256(identity.encode())
     for name in ("pyproject.toml", "poetry.lock"):
         key.update(hashlib.sha256((project / name).read_bytes()).digest())
     return key.hexdigest()
+
+
+def locked_install_key(groups: str, poetry_command: str, project: Path = ROOT) -> str:
+    """What a nox session's locked install depends on: pyproject.toml, poetry.lock, the groups,
+    and the Poetry that exports them."""
+    return lock_key(project, f"{groups} {shutil.which(poetry_command) or poetry_command}")
 
 
 def installed(venv: Path, key: str) -> bool:

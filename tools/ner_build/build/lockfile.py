@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tomllib
@@ -12,6 +11,7 @@ from pathlib import Path
 from packaging.markers import Marker
 
 from ner_build import process
+from ner_build.bootstrap import lock_key
 from ner_build.errors import CheckFailed, FailedProcessError
 
 
@@ -106,10 +106,7 @@ def _memo_key(poetry: str, project: Path) -> str:
     executable's path, size and time: a reinstalled Poetry is another)."""
     found = Path(shutil.which(poetry) or poetry)
     stat = found.stat() if found.exists() else None
-    key = hashlib.sha256(f"{found.resolve()} {stat and (stat.st_size, stat.st_mtime_ns)}".encode())
-    for name in ("pyproject.toml", "poetry.lock"):
-        key.update(hashlib.sha256((project / name).read_bytes()).digest())
-    return key.hexdigest()
+    return lock_key(project, f"{found.resolve()} {stat and (stat.st_size, stat.st_mtime_ns)}")
 
 
 def _remembered(memo: Path | None, poetry: str, project: Path) -> dict[str, object]:

@@ -99,6 +99,16 @@ Podman = Engine(
 )
 
 
+def common_bottom(ours: Sequence[str], theirs: Sequence[str]) -> int:
+    """How many bottom layers (diff IDs, bottom first) two images share."""
+    count = 0
+    for mine, their in zip(ours, theirs, strict=False):
+        if mine != their:
+            break
+        count += 1
+    return count
+
+
 def detect(version_output: str, has_buildx: bool) -> Engine:
     """The engine a client drives, from its `--version` output and whether buildx answers."""
     if re.match(r"podman(-remote)? version", version_output.strip(), re.IGNORECASE):
@@ -238,12 +248,7 @@ class Docker:
 
     def shared_layers(self, ref: str, base: str) -> int:
         """How many of ref's bottom layers are base's (none when ref starts FROM scratch)."""
-        count = 0
-        for ours, theirs in zip(self.layers(ref), self.layers(base), strict=False):
-            if ours != theirs:
-                break
-            count += 1
-        return count
+        return common_bottom(self.layers(ref), self.layers(base))
 
     def platform_of(self, ref: str) -> str:
         """An image's OS/architecture, e.g. "linux/arm64" ("" when the engine lacks it)."""

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, cast
 
 from ner_build import console
 from ner_build.digest import canonical_json, from_hex
-from ner_build.engine.docker import Docker
+from ner_build.engine.docker import Docker, common_bottom
 from ner_build.errors import CheckFailed
 from ner_build.image import archive as image_archive
 from ner_build.image.layer_store import LayerStore, RawFacts, StoredLayer
@@ -259,30 +259,37 @@ def normalize_archive(
     IDs) says the engine that loads it holds already.
     """
     image = image_archive.read(saved)
+    raw_config = image.config  # read from the archive once
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         if store is None:
             store = LayerStore(Path(tmp, "store"), rules=rules_source(), reuse=False)
-        diff_ids, files = canonical_layers(image, epoch, keep_layers, store, Path(tmp))
-        config = canonical_config(image.config, diff_ids, keep_layers, epoch)
+        raw_ids: list[str] = raw_config["rootfs"]["diff_ids"]
+        diff_ids, files = canonical_layers(image, raw_ids, epoch, keep_layers, store, Path(tmp))
+        config = canonical_config(raw_config, diff_ids, keep_layers, epoch)
         in_engine = held(diff_ids)
         for index in range(in_engine, len(files)):
             if files[index] is None:  # a base layer the engine lacks: copied as it is
-                files[index] = Path(tmp, f"base-{index}.tar")
-                image.copy_layer(index, Path(tmp, f"base-{index}.tar"))
+                files[index] = copied = Path(tmp, f"base-{index}.tar")
+                image.copy_layer(index, copied)
         layers = [None] * in_engine + files[in_engine:]
         return image_archive.write(out, canonical_json(config), layers, diff_ids, tags)
 
 
 def canonical_layers(
-    image: image_archive.SavedImage, epoch: int, keep_layers: int, store: LayerStore, tmp: Path
+    image: image_archive.SavedImage,
+    raw_ids: list[str],
+    epoch: int,
+    keep_layers: int,
+    store: LayerStore,
+    tmp: Path,
 ) -> tuple[list[str], list[Path | None]]:
     """Each kept layer's canonical diff ID and file (None for a base layer, which stays in the
-    saved archive until it is needed); empty layers are left out."""
-    raw_ids: list[str] = image.config["rootfs"]["diff_ids"]
+    saved archive until it is needed); empty layers are left out. raw_ids: the saved config's
+    diff IDs."""
     diff_ids: list[str] = list(raw_ids[:keep_layers])
     files: list[Path | None] = [None] * keep_layers
     for index in range(keep_layers, len(image.layer_names)):
-        layer = canonical_layer(image, index, epoch, store, tmp)
+        layer = canonical_layer(image, index, raw_ids[index], epoch, store, tmp)
         if layer is not None:
             diff_ids.append(layer.diff_id)
             files.append(layer.path)
@@ -290,11 +297,15 @@ def canonical_layers(
 
 
 def canonical_layer(
-    image: image_archive.SavedImage, index: int, ceiling: int, store: LayerStore, tmp: Path
+    image: image_archive.SavedImage,
+    index: int,
+    raw_id: str,
+    ceiling: int,
+    store: LayerStore,
+    tmp: Path,
 ) -> StoredLayer | None:
-    """The index-th layer in canonical form, from the store or written now (and kept there);
-    None when nothing is left of it."""
-    raw_id: str = image.config["rootfs"]["diff_ids"][index]
+    """The index-th layer (raw diff ID raw_id) in canonical form, from the store or written now
+    (and kept there); None when nothing is left of it."""
     facts = store.facts(raw_id)
     if facts is not None:
         found = None if facts.empty else store.get(raw_id, facts.epoch(ceiling))
@@ -331,7 +342,9 @@ class EngineLayers:
         self.docker, self.refs, self.held = docker, list(dict.fromkeys(refs)), 0
 
     def __call__(self, diff_ids: list[str]) -> int:
-        self.held = max((_common(diff_ids, self._layers(ref)) for ref in self.refs), default=0)
+        self.held = max(
+            (common_bottom(diff_ids, self._layers(ref)) for ref in self.refs), default=0
+        )
         return self.held
 
     def _layers(self, ref: str) -> list[str]:
@@ -339,15 +352,6 @@ class EngineLayers:
             return self.docker.layers(ref)
         except CheckFailed:  # not present (any more)
             return []
-
-
-def _common(ours: list[str], theirs: list[str]) -> int:
-    same = 0
-    for mine, their in zip(ours, theirs, strict=False):
-        if mine != their:
-            break
-        same += 1
-    return same
 
 
 @dataclass(frozen=True)
@@ -384,6 +388,7 @@ def normalize_image(
         saved, out = Path(tmp, "saved.tar"), Path(tmp, "canonical.tar")
         docker.save(image_id, saved)
         new_id = normalize_archive(saved, out, epoch, tags, keep_layers, store, held)
+        written, reused = store.written, store.reused  # a retry below would count its hits again
         console.step(f"canonical form: {store.written} layer(s) written, {store.reused} reused; "
              f"the engine holds the bottom {engine.held}, the rest is loaded")  # fmt: skip
         loaded = docker.run("load", "--quiet", "--input", str(out))
@@ -397,4 +402,4 @@ def normalize_image(
     store.prune()
     if new_id != image_id:
         docker.remove_image(image_id)
-    return Canonical(new_id, store.written, store.reused, engine.held)
+    return Canonical(new_id, written, reused, engine.held)
