@@ -97,6 +97,7 @@ def lint(session: nox.Session) -> None:
     session.run(*npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
     session.run(*npm, "run", "--silent", "lint", external=True)
     session.run("zizmor", "--offline", ".github/workflows")
+    session.run("python", "-m", "ner_build.ci.paths_check", env=TOOLS_ENV)  # paths steps use
     session.run("check-jsonschema", "--builtin-schema", "vendor.renovate", RENOVATE)
     session.run("python", "-m", "ner_build.deploy.k8s", env=TOOLS_ENV)
 

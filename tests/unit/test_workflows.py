@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
+from ner_build.ci import workflow
+from ner_build.ci.workflow import nox_sessions_called
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -29,8 +30,6 @@ WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.y*ml"))
 CI = WORKFLOW_DIR / "ci.yml"
 
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*[\"']?(?P<ref>[^\s\"'#]+)[\"']?\s*(?P<comment>#.*)?$")
-SESSION_FLAGS = ("-s", "-e", "--session", "--sessions")
-SHELL_OPERATORS = {"&&", "||", ";", "|", "&", "(", ")"}
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
 EXACT_VERSION = re.compile(r"v\d+\.\d+\.\d+")
 
@@ -55,16 +54,8 @@ CACHE_POISONING = "cache-poisoning"
 
 @cache
 def load(path: Path) -> dict[str, Any]:
-    """A workflow as PyYAML parses it, with its `on:` key under "on".
-
-    PyYAML reads YAML 1.1, where a bare `on` is the boolean true: the key comes back as True.
-    """
-    document = yaml.safe_load(path.read_text())
-    assert isinstance(document, dict), f"{path.name} is not a YAML mapping"
-    if True in document:
-        assert "on" not in document, f"{path.name} has both `on` and a key read as true"
-        document["on"] = document.pop(True)
-    return document
+    """A workflow as PyYAML parses it, with its `on:` key under "on" (ner_build.ci.workflow)."""
+    return workflow.load(path)
 
 
 def jobs(path: Path) -> dict[str, dict[str, Any]]:
@@ -100,35 +91,6 @@ def uses_refs(path: Path) -> list[str]:
 def uses_lines(path: Path) -> list[re.Match[str]]:
     """The `uses:` lines of the raw text, for the comments that parsing drops."""
     return [match for line in path.read_text().splitlines() if (match := USES.match(line))]
-
-
-def nox_sessions_called(script: str) -> Iterator[str]:
-    """Session names given to nox with -s/-e/--session(s), up to `--` or the command's end."""
-    for line in script.replace("\\\n", " ").splitlines():
-        if "nox" not in line:
-            continue
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        tokens = list(lexer)
-        for start, word in enumerate(tokens):
-            if word == "nox" or word.endswith("/nox"):
-                yield from _session_arguments(tokens[start + 1 :])
-
-
-def _session_arguments(tokens: list[str]) -> Iterator[str]:
-    taking = False
-    for word in tokens:
-        if word == "--" or word in SHELL_OPERATORS:
-            return
-        flag, _, inline = word.partition("=")
-        if flag in SESSION_FLAGS:
-            taking = True
-            if inline:
-                yield inline
-        elif word.startswith("-"):
-            taking = False
-        elif taking:
-            yield word
 
 
 @cache

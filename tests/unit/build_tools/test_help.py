@@ -56,7 +56,7 @@ def test_every_tool_module_is_found_in_its_wing() -> None:
         "k8s": "ner_build.deploy.k8s",
         "dev": "ner_build.dev",
     }.items() <= COMMANDS.items()
-    assert len(COMMANDS) == 23  # 22 and proofs.incremental
+    assert len(COMMANDS) == 24  # 22, proofs.incremental and ci.paths_check
 
 
 def test_two_commands_of_one_name_are_refused(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""The CI workflow: reading it, checking what its steps read and write, and running it here."""
