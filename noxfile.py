@@ -194,6 +194,15 @@ def incremental(session: nox.Session) -> None:
     run_tool(session, "ner_build.proofs.incremental", groups="main,dev")
 
 
+@nox.session
+def workflow(session: nox.Session) -> None:
+    """Run ci.yml's jobs here under act, a self-hosted runner (default: lint and tests).
+
+    `nox -s workflow -- --actions DIR [--event push|pull_request] [--job JOB]`: DIR holds the
+    actions' repositories (OWNER+NAME); their pinned commits are run, not rewritten."""
+    run_tool(session, "ner_build.ci.local_run", groups="dev,workflow")
+
+
 @nox.session(name="browser-loop")
 def browser_loop(session: nox.Session) -> None:
     """Run the browser tests 20 times on every engine under stress-ng: proof of no flakes.

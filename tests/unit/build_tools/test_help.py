@@ -56,7 +56,7 @@ def test_every_tool_module_is_found_in_its_wing() -> None:
         "k8s": "ner_build.deploy.k8s",
         "dev": "ner_build.dev",
     }.items() <= COMMANDS.items()
-    assert len(COMMANDS) == 24  # 22, proofs.incremental and ci.paths_check
+    assert len(COMMANDS) == 25  # 22, proofs.incremental, ci.paths_check and ci.local_run
 
 
 def test_two_commands_of_one_name_are_refused(tmp_path: Path) -> None:
