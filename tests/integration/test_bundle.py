@@ -8,6 +8,7 @@ Chromium.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -113,7 +114,7 @@ def truncate_the_image(folder: Path, keys: Keys) -> dict[str, str]:
 
 def record_another_image_id(folder: Path, keys: Keys) -> dict[str, str]:
     """Signed by the vendor, but recording an ID the archive does not give (a vendor's
-    mistake): caught only after the load, which is then undone."""
+    mistake): the manifest the bundle records names another config, so nothing is loaded."""
     record = folder / bundle_files.RECORD
     text = record.read_text()
     image_id = text.split('"image_id": "')[1].split('"')[0]
@@ -131,7 +132,10 @@ REFUSALS: list[tuple[Spoil, str]] = [
     (change_a_checksum, "the signature does not match SHA256SUMS"),
     (sign_with_another_key, "SHA256SUMS.sig was not made by a key in"),
     (truncate_the_image, "image.tar is truncated or damaged"),
-    (record_another_image_id, f"but the bundle records {FOREIGN_ID} (the image was removed"),
+    (
+        record_another_image_id,
+        f"names another config than the image ID image.json records, {FOREIGN_ID}",
+    ),
 ]
 
 
@@ -288,3 +292,57 @@ def restore(client: Docker, built: BuildResult, before: dict[str, str | None]) -
             client.untag(tag)
     if not before[built.image_id]:
         client.run("image", "rm", built.image_id)
+
+
+def test_the_containerd_image_store_loads_it_by_the_manifest_the_bundle_records(
+    good: Path, built: BuildResult
+) -> None:
+    """Docker with the containerd image store (new installs, Docker Desktop) names an image by
+    its manifest's digest: the one the bundle records, whose config is the recorded image ID."""
+    setup = engine_setups.required("containerd-store", engine_setups.STORES_DIR)
+    record = json.loads((good / bundle_files.RECORD).read_text())
+    manifest = record["manifest_digest"]
+    with tarfile.open(good / bundle_files.IMAGE) as tar:
+        blob = tar.extractfile(f"blobs/sha256/{manifest.removeprefix('sha256:')}")
+        assert blob is not None
+        assert json.loads(blob.read())["config"]["digest"] == built.image_id
+    client, env = setup.docker, dict(setup.env)
+    before = {ref: client.image_id(ref) for ref in [manifest, *built.tags]}
+    try:
+        code, output = load(good, env.pop("DOCKER"), env)
+        assert code == 0, output
+        assert (
+            f"loaded: {built.image_id} (manifest {manifest}); the engine names it by its "
+            f"manifest digest (the containerd image store's name for it), {manifest}" in output
+        )
+        assert client.image_id(built.tags[0]) == manifest
+    finally:
+        restore_store(client, built, manifest, before)
+
+
+def test_the_containerd_image_store_is_given_nothing_from_a_bundle_recording_another_id(
+    good: Path, keys: Keys, tmp_path: Path
+) -> None:
+    setup = engine_setups.required("containerd-store", engine_setups.STORES_DIR)
+    listed = ["image", "ls", "--all", "--quiet", "--no-trunc"]
+    images_before = setup.docker.run(*listed).stdout
+    bad = copy(good, tmp_path / "ner-app")
+    record_another_image_id(bad, keys)
+    env = dict(setup.env)
+    code, output = load(bad, env.pop("DOCKER"), env)
+    assert code == 1, output
+    assert f"names another config than the image ID image.json records, {FOREIGN_ID}" in output
+    assert setup.docker.run(*listed).stdout == images_before
+
+
+def restore_store(
+    client: Docker, built: BuildResult, manifest: str, before: dict[str, str | None]
+) -> None:
+    """As restore(), for a store that names images by their manifest."""
+    for tag in built.tags:
+        if before[tag] and before[tag] != manifest:
+            client.run("tag", str(before[tag]), tag)
+        elif not before[tag]:
+            client.untag(tag)
+    if not before[manifest]:
+        client.run("image", "rm", manifest)

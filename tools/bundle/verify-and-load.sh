@@ -7,9 +7,12 @@
 #    allowed-signers file (NER_ALLOWED_SIGNERS, else the bundle's own allowed_signers: compare
 #    its fingerprint with the one your vendor gave you another way).
 # 2. The checksums: every file SHA256SUMS lists must be there, then match.
-# 3. The load (not with --verify-only): the engine must give the image the recorded ID. If it
-#    does not, the image just loaded is removed again. Only then is it tagged. A bundle of
-#    several platforms loads this host's (uname -m); NER_PLATFORM=linux/ARCH chooses another.
+# 3. The load (not with --verify-only): the recorded manifest must name the recorded image ID
+#    (its config's digest), and the engine must give the image one of the two: Docker's classic
+#    store and Podman name an image by its config, the containerd image store (new Docker
+#    installs, Docker Desktop) by its manifest. If it does not, the image just loaded is
+#    removed again. Only then is it tagged. A bundle of several platforms loads this host's
+#    (uname -m); NER_PLATFORM=linux/ARCH chooses another.
 #
 # Needs only sh, ssh-keygen (OpenSSH >= 8.2), sha256sum, tar, sed and the engine's client:
 # DOCKER (default docker), e.g. DOCKER='podman --root /tmp/store'. Exit status: 0 when verified
@@ -23,7 +26,7 @@ if [ "${1:-}" = "--verify-only" ]; then
     shift
 fi
 case "${1:-}" in
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see: sh $0 --help)" >&2; exit 2 ;;
 esac
 bundle=${1:-$(dirname "$0")}
@@ -117,10 +120,11 @@ host_architecture() {  # as Docker names it
     esac
 }
 
-choose_image() {  # sets image_id and archive: the bundle's one image, or the platform's
+choose_image() {  # sets image_id, manifest and archive: the bundle's one image, or the platform's
     platforms=$(record platforms)
     if [ -z "$platforms" ]; then
         image_id=$(record image_id)
+        manifest=$(record manifest_digest)
         archive=image.tar
         return
     fi
@@ -142,7 +146,18 @@ choose_image() {  # sets image_id and archive: the bundle's one image, or the pl
     esac
     image_id=$1
     archive=$2
+    manifest=$3
     echo "platform: $wanted"
+}
+
+check_manifest() {  # the recorded manifest is in the archive and names the recorded config
+    named=$(tar -xOf "$bundle/$archive" "blobs/sha256/${manifest#sha256:}" 2>/dev/null) ||
+        refuse "$archive holds no manifest $manifest, which image.json records."
+    case "$named" in
+        *"\"config\":{\"digest\":\"$image_id\""*) ;;
+        *) refuse "the manifest image.json records ($manifest) names another config than the" \
+            "image ID image.json records, $image_id." ;;
+    esac
 }
 
 present() {
@@ -161,22 +176,35 @@ load_image() {
             "(e.g. DOCKER=podman)." >&2
         exit 2
     }
+    case "$manifest" in
+        sha256:????????????????????????????????????????????????????????????????) ;;
+        *) refuse "image.json records no manifest digest." ;;
+    esac
+    check_manifest
     had_it=no
-    if present "$image_id"; then had_it=yes; fi
+    if present "$image_id" || present "$manifest"; then had_it=yes; fi
     output=$($DOCKER load --input "$bundle/$archive" 2>&1) || refuse "the engine could not load" \
         "$archive: $output"
     got=$(echo "$output" | loaded_id)
-    if [ "$got" != "$image_id" ] || ! present "$image_id"; then
-        if [ -n "$got" ] && [ "$had_it" = no ] && [ "$got" != "$image_id" ]; then
+    # Docker's classic store and Podman name an image by its config's digest (the image ID);
+    # the containerd image store by its manifest's digest, and the manifest names the config.
+    case "$got" in
+        "$image_id") named_by="image ID" ;;
+        "$manifest") named_by="manifest digest (the containerd image store's name for it)" ;;
+        *) named_by= ;;
+    esac
+    if [ -z "$named_by" ] || ! present "$got"; then
+        if [ -n "$got" ] && [ "$had_it" = no ] && [ -z "$named_by" ]; then
             $DOCKER image rm "$got" >/dev/null 2>&1 || true
         fi
         refuse "the engine loaded the image as ${got:-an unknown ID}, but the bundle records" \
-            "$image_id (the image was removed again)."
+            "$image_id (manifest $manifest) (the image was removed again)."
     fi
     for tag in $tags; do
-        $DOCKER tag "$image_id" "$tag"
+        $DOCKER tag "$got" "$tag"
     done
-    echo "loaded: $image_id, tagged $tags"
+    echo "loaded: $image_id (manifest $manifest); the engine names it by its $named_by, $got;" \
+        "tagged $tags"
     first=$(echo "$tags" | sed 's/ .*//')
     echo "run it (then open http://127.0.0.1:8501):"
     echo "  $DOCKER run --rm -p 127.0.0.1:8501:8501 --read-only --tmpfs /tmp --cap-drop ALL" \

@@ -137,9 +137,8 @@ def run_checks(nox_args: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         run_keeping_evidence(nox_args, {**env, **bootstrap.tools_environment(env)})
         return
     if env.get("NER_PROVISION", "1") != "0":
-        provision(
-            ["engine", "base-image", "browser", "registry", "docker26", "podman", "lb", "load"]
-        )
+        provision(["engine", "base-image", "browser", "registry", "docker26", "containerd-store",
+                   "podman", "lb", "load"])  # fmt: skip
     docker = docker_client(env)
     check_disk_space(docker, env)
     session_env = session_environment(docker, env)

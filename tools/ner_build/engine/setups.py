@@ -23,6 +23,9 @@ from ner_build.engine.offline_engine import SHORT_TMP
 from ner_build.errors import CheckFailed
 
 ENGINES_DIR = Path("/var/lib/ner-app/engines")
+# Engines of another image store (`tools/provision-debian containerd-store`: Docker 26 with the
+# containerd image store), kept apart from ENGINES_DIR until `nox -s engines` builds there.
+STORES_DIR = Path("/var/lib/ner-app/stores")
 
 
 @dataclass(frozen=True)
