@@ -283,15 +283,19 @@ def assert_loads_with_the_recorded_id(
     assert client.image_id(built.tags[0]) == built.image_id
 
 
-def restore(client: Docker, built: BuildResult, before: dict[str, str | None]) -> None:
-    """Put a shared engine's tags back as they were, and remove the image if it was not there."""
+def restore(
+    client: Docker, built: BuildResult, before: dict[str, str | None], name: str = ""
+) -> None:
+    """Put a shared engine's tags back as they were, and remove the image if it was not there;
+    name: what the engine calls the image (its manifest digest in the containerd store)."""
+    name = name or built.image_id
     for tag in built.tags:
-        if before[tag] and before[tag] != built.image_id:
+        if before[tag] and before[tag] != name:
             client.run("tag", str(before[tag]), tag)
         elif not before[tag]:
             client.untag(tag)
-    if not before[built.image_id]:
-        client.run("image", "rm", built.image_id)
+    if not before[name]:
+        client.run("image", "rm", name)
 
 
 def test_the_containerd_image_store_loads_it_by_the_manifest_the_bundle_records(
@@ -317,7 +321,7 @@ def test_the_containerd_image_store_loads_it_by_the_manifest_the_bundle_records(
         )
         assert client.image_id(built.tags[0]) == manifest
     finally:
-        restore_store(client, built, manifest, before)
+        restore(client, built, before, manifest)
 
 
 def test_the_containerd_image_store_is_given_nothing_from_a_bundle_recording_another_id(
@@ -333,16 +337,3 @@ def test_the_containerd_image_store_is_given_nothing_from_a_bundle_recording_ano
     assert code == 1, output
     assert f"names another config than the image ID image.json records, {FOREIGN_ID}" in output
     assert setup.docker.run(*listed).stdout == images_before
-
-
-def restore_store(
-    client: Docker, built: BuildResult, manifest: str, before: dict[str, str | None]
-) -> None:
-    """As restore(), for a store that names images by their manifest."""
-    for tag in built.tags:
-        if before[tag] and before[tag] != manifest:
-            client.run("tag", str(before[tag]), tag)
-        elif not before[tag]:
-            client.untag(tag)
-    if not before[manifest]:
-        client.run("image", "rm", manifest)
