@@ -76,7 +76,7 @@ def image(docker_client: docker.DockerClient, built: BuildResult, neighbour: Non
         found = docker_client.images.get(tag).id
     except DockerException:
         pytest.fail(f"Image {tag} is not in the engine: run `nox -s build` first.", pytrace=False)
-    assert found == built.image_id, f"{tag} is {found}, not the image nox -s build made"
+    assert found == built.ref, f"{tag} is {found}, not the image nox -s build made"
     return tag
 
 
@@ -89,9 +89,9 @@ def neighbour(docker_client: docker.DockerClient, built: BuildResult) -> Iterato
     image under test (by ID), and another tag on that image. The suite must leave both as they
     were: it never stops, removes or untags what it did not make."""
     repository, name = NEIGHBOUR, "same-id"  # (Podman's compat API: not as one "repo:tag")
-    docker_client.images.get(built.image_id).tag(repository, name)
+    docker_client.images.get(built.ref).tag(repository, name)
     tag = f"{repository}:{name}"
-    running = docker_client.containers.run(built.image_id, detach=True, name=NEIGHBOUR, **HARDENED)
+    running = docker_client.containers.run(built.ref, detach=True, name=NEIGHBOUR, **HARDENED)
     yield
     problems = []
     try:
@@ -101,8 +101,8 @@ def neighbour(docker_client: docker.DockerClient, built: BuildResult) -> Iterato
     except DockerException as error:
         problems.append(f"the neighbour's container is gone ({error})")
     engine = Docker.from_env()
-    if engine.image_id(tag) != built.image_id:
-        problems.append(f"the neighbour's tag {tag} no longer names {built.image_id}")
+    if engine.image_id(tag) != built.ref:
+        problems.append(f"the neighbour's tag {tag} no longer names {built.ref}")
     engine.run("rm", "--force", NEIGHBOUR)
     engine.untag(tag)
     assert not problems, "The suite disturbed work that is not its own: " + "; ".join(problems)

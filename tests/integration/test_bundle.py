@@ -303,7 +303,7 @@ def test_the_containerd_image_store_loads_it_by_the_manifest_the_bundle_records(
 ) -> None:
     """Docker with the containerd image store (new installs, Docker Desktop) names an image by
     its manifest's digest: the one the bundle records, whose config is the recorded image ID."""
-    setup = engine_setups.required("containerd-store", engine_setups.STORES_DIR)
+    setup = engine_setups.required("containerd-store")
     record = json.loads((good / bundle_files.RECORD).read_text())
     manifest = record["manifest_digest"]
     with tarfile.open(good / bundle_files.IMAGE) as tar:
@@ -327,7 +327,7 @@ def test_the_containerd_image_store_loads_it_by_the_manifest_the_bundle_records(
 def test_the_containerd_image_store_is_given_nothing_from_a_bundle_recording_another_id(
     good: Path, keys: Keys, tmp_path: Path
 ) -> None:
-    setup = engine_setups.required("containerd-store", engine_setups.STORES_DIR)
+    setup = engine_setups.required("containerd-store")
     listed = ["image", "ls", "--all", "--quiet", "--no-trunc"]
     images_before = setup.docker.run(*listed).stdout
     bad = copy(good, tmp_path / "ner-app")

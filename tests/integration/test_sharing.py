@@ -27,7 +27,7 @@ def engine() -> Docker:
 def only_tagged(engine: Docker, built: BuildResult) -> Iterator[str]:
     """An image of the suite's own whose one tag is TAG (the built image plus a label); its ID.
     Removed afterwards with whatever container still uses it."""
-    maker = engine.run("create", built.image_id, check=True).stdout.strip()
+    maker = engine.run("create", built.ref, check=True).stdout.strip()
     committed = engine.run("commit", "--change=LABEL ner-app.untag-test=1", maker, TAG, check=True)
     engine.run("rm", maker, check=True)
     image_id = engine.image_id(TAG) or committed.stdout.strip()

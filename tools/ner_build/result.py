@@ -64,6 +64,9 @@ class BuildResult:
     # The canonical form's layers above the base: written now, reused from the store of earlier
     # builds (image.layer_store), and how many bottom layers the engine held, so not loaded.
     canonical_layers: dict[str, int] = field(default_factory=dict)
+    # The digest of the canonical form's OCI manifest, which an engine with the containerd
+    # image store names the image by; "" where the engine names it by image_id (its config's).
+    manifest_digest: str = ""
 
     @classmethod
     def load(cls, path: Path | None = None) -> BuildResult:
@@ -73,6 +76,12 @@ class BuildResult:
         if not path.exists():
             raise CheckFailed(f"{path} is missing: build the image first with `nox -s build`.")
         return cls(**json.loads(path.read_text()))
+
+    @property
+    def ref(self) -> str:
+        """What the engine that built it names the image by: its manifest's digest in the
+        containerd image store, else its ID."""
+        return self.manifest_digest or self.image_id
 
     @property
     def stand_ins(self) -> list[str]:

@@ -62,9 +62,13 @@ def run(options: BuildOptions) -> BuildResult:
     iid_file = ROOT / "build" / "image.iid"
     started = time.monotonic()
     args = inputs.build_args(options, wheel, version, revision, fallbacks)
+    # The containerd image store knows the built image by its manifest, not by the config
+    # digest --iidfile names: a tag names it for the canonical form, which removes it again.
+    raw_tag = [f"--tag={tags[1]}-raw"] if docker.names_by_manifest else []
     docker.build(
         f"--file={dockerfile(options)}",
         f"--iidfile={iid_file}",
+        *raw_tag,
         *args,
         *([f"--platform={target}"] if target else []),
         *options.buildx_args,
@@ -72,7 +76,7 @@ def run(options: BuildOptions) -> BuildResult:
     )
     built = time.monotonic()
     step("writing the image in canonical form (ner_build.image.normalize), times at the commit's")
-    built_id = iid_file.read_text().strip()
+    built_id = raw_tag[0].removeprefix("--tag=") if raw_tag else iid_file.read_text().strip()
     canonical = normalize.normalize_image(
         docker,
         built_id,
@@ -83,6 +87,7 @@ def run(options: BuildOptions) -> BuildResult:
         store=layer_store(options),
     )
     image_id = canonical.image_id
+    ref = canonical.manifest_digest or image_id  # what the engine names it by
     seconds = {"build": built - started, "normalize": time.monotonic() - built}
     ca_bundle = str(options.ca_bundle.resolve()) if options.ca_bundle else None
     archive = debian_archive.from_labels(docker.labels(base))
@@ -104,12 +109,13 @@ def run(options: BuildOptions) -> BuildResult:
         base,
         values["base image ID"],
         list(options.buildx_args),
-        docker.platform_of(image_id),
+        docker.platform_of(ref),
         values["base image digest"],
         record.archive_document(archive),
-        layers.layer_records(docker.layers(image_id), values),
+        layers.layer_records(docker.layers(ref), values),
         layers.config_record(values),
         {"written": canonical.written, "reused": canonical.reused, "held": canonical.held},
+        canonical.manifest_digest,
     )
 
 
@@ -143,6 +149,14 @@ def report(result: BuildResult, sbom_path: Path = SBOM) -> None:
                 f"built with {result.engine}:",
                 *(f"  {tag}" for tag in result.tags),
                 f"image ID: {result.image_id}",
+                *(
+                    [
+                        f"manifest digest (the containerd image store's name for it): "
+                        f"{result.manifest_digest}"
+                    ]
+                    if result.manifest_digest
+                    else []
+                ),
             ]
         )
     )
@@ -166,7 +180,7 @@ def report(result: BuildResult, sbom_path: Path = SBOM) -> None:
 def command(options: BuildOptions) -> None:
     result_path, sbom_path = result_paths(options)
     result = run(options)
-    verify(Docker.from_string(options.docker), result.image_id, sbom_path, result.base_image)
+    verify(Docker.from_string(options.docker), result.ref, sbom_path, result.base_image)
     result_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.write_text(json.dumps(asdict(result), indent=2) + "\n")
     report(result, sbom_path)

@@ -154,6 +154,16 @@ class Docker:
             return Podman
         return detect(version.stdout, self.run("buildx", "version").returncode == 0)
 
+    @functools.cached_property
+    def names_by_manifest(self) -> bool:
+        """Whether the engine keeps images in the containerd image store (Docker with
+        `features.containerd-snapshotter`, the default of new installs), which names an image by
+        its manifest's digest, not its config's (asked once)."""
+        if self.engine is Podman:
+            return False
+        found = self.run("info", "--format", "{{json .DriverStatus}}")
+        return found.returncode == 0 and "io.containerd.snapshotter" in found.stdout
+
     def run(
         self, *args: str, input_text: str | None = None, check: bool = False
     ) -> subprocess.CompletedProcess[str]:

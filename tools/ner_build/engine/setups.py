@@ -2,8 +2,9 @@
 client (DOCKER, plus DOCKER_HOST or CONTAINERS_CONF where it needs them).
 
 The default engine is the one DOCKER names; the others come from env files (KEY=VALUE lines,
-shell quoting) in ENGINES_DIR, one per engine: `tools/provision-debian docker26 podman` writes
-docker26.env (Docker 26 + buildx from Debian 13) and podman.env.
+shell quoting) in ENGINES_DIR, one per engine: `tools/provision-debian docker26 containerd-store
+podman` writes docker26.env (Docker 26 + buildx from Debian 13), containerd-store.env (that Docker
+with the containerd image store) and podman.env.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ from ner_build.engine.offline_engine import SHORT_TMP
 from ner_build.errors import CheckFailed
 
 ENGINES_DIR = Path("/var/lib/ner-app/engines")
-# Engines of another image store (`tools/provision-debian containerd-store`: Docker 26 with the
-# containerd image store), kept apart from ENGINES_DIR until `nox -s engines` builds there.
-STORES_DIR = Path("/var/lib/ner-app/stores")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from ner_build.digest import canonical_json, from_hex
 from ner_build.engine.docker import Docker, common_bottom
 from ner_build.errors import CheckFailed
 from ner_build.image import archive as image_archive
+from ner_build.image import oci_layout
 from ner_build.image.layer_store import LayerStore, RawFacts, StoredLayer
 
 RULES = {
@@ -363,6 +364,7 @@ class Canonical:
     written: int
     reused: int
     held: int
+    manifest_digest: str = ""  # what the containerd image store names it by ("" elsewhere)
 
 
 def normalize_image(
@@ -378,28 +380,50 @@ def normalize_image(
 
     An engine that loads partial archives (Docker) gets only the layers it lacks; the built
     image holds the base's, the last build's tags may hold more. Should that load fail (an
-    image removed meanwhile), the whole archive is loaded.
+    image removed meanwhile), the whole archive is loaded. The containerd image store gets the
+    archive as an OCI layout, so that it names the image by the manifest we wrote (given a
+    docker-archive, it makes up a manifest of its own).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     store = store or LayerStore(workdir / "canonical-layers", rules_source(), reuse=False)
     engine = EngineLayers(docker, [image_id, *tags])
-    held = engine if docker.engine.loads_partial_archives else nothing_held
+    by_manifest = docker.names_by_manifest
+    partial = docker.engine.loads_partial_archives and not by_manifest
+    manifest = ""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         saved, out = Path(tmp, "saved.tar"), Path(tmp, "canonical.tar")
         docker.save(image_id, saved)
+        held = engine if partial else nothing_held
         new_id = normalize_archive(saved, out, epoch, tags, keep_layers, store, held)
         written, reused = store.written, store.reused  # a retry below would count its hits again
         console.step(f"canonical form: {store.written} layer(s) written, {store.reused} reused; "
              f"the engine holds the bottom {engine.held}, the rest is loaded")  # fmt: skip
-        loaded = docker.run("load", "--quiet", "--input", str(out))
-        if loaded.returncode:
-            console.step(
-                f"loading the new layers failed ({loaded.stderr.strip()}): loading them all"
-            )
-            new_id = normalize_archive(saved, out, epoch, tags, keep_layers, store)
-            engine.held = 0
-            docker.load(out)
+        if by_manifest:
+            manifest = load_by_manifest(docker, out, Path(tmp, "canonical.oci.tar"), epoch, tags)
+        else:
+            load_partial(docker, out, lambda: normalize_archive(
+                saved, out, epoch, tags, keep_layers, store), engine)  # fmt: skip
     store.prune()
     if new_id != image_id:
         docker.remove_image(image_id)
-    return Canonical(new_id, written, reused, engine.held)
+    return Canonical(new_id, written, reused, engine.held, manifest)
+
+
+def load_partial(docker: Docker, out: Path, whole: Callable[[], str], engine: EngineLayers) -> None:
+    """Load the archive; should the engine refuse it (a held layer gone meanwhile), write it
+    whole and load that."""
+    loaded = docker.run("load", "--quiet", "--input", str(out))
+    if loaded.returncode:
+        console.step(f"loading the new layers failed ({loaded.stderr.strip()}): loading them all")
+        whole()
+        engine.held = 0
+        docker.load(out)
+
+
+def load_by_manifest(docker: Docker, out: Path, layout: Path, epoch: int, tags: list[str]) -> str:
+    """The canonical docker-archive out rewritten as an OCI layout and loaded; tagged; its
+    manifest's digest, which the containerd image store names it by."""
+    written = oci_layout.write(image_archive.read(out), layout, epoch)
+    docker.load(layout)
+    docker.tag(written.manifest_digest, tags)
+    return written.manifest_digest

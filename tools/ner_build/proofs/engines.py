@@ -5,7 +5,10 @@ the core integration tests against each engine's image (the default engine's onl
 An engine is the environment its client needs: DOCKER, plus DOCKER_HOST or CONTAINERS_CONF
 where it needs them. The first engine is the one DOCKER names; the others come from env files
 (KEY=VALUE lines, shell quoting) in --engines-dir, one per engine: `tools/provision-debian
-docker26 podman` writes docker26.env (Docker 26 + buildx from Debian 13) and podman.env.
+docker26 containerd-store podman` writes docker26.env (Docker 26 + buildx from Debian 13),
+containerd-store.env (that Docker with the containerd image store) and podman.env. The image ID
+compared is the config's digest on every engine; the containerd image store names the image by
+its manifest's digest, which the build records beside it and the table shows.
 Options after `--` other than these go to every build (`nox -s build -- --help`).
 """
 
@@ -43,7 +46,7 @@ CORE_TESTS = (
     "tests/integration/test_publish.py",
     "tests/integration/test_sharing.py",
 )
-PROVISION_HINT = "On Debian/Ubuntu: `sudo tools/provision-debian docker26 podman`."
+PROVISION_HINT = "On Debian/Ubuntu: `sudo tools/provision-debian docker26 containerd-store podman`."
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Outcome:
     image_id: str
     build_seconds: float
     tests_passed: bool | None = None
+    manifest_digest: str = ""  # what an engine with the containerd image store names it by
 
 
 def ensure_base(setups: Sequence[EngineSetup], base: str) -> None:
@@ -82,7 +86,10 @@ def build_on(setup: EngineSetup, build_argv: Sequence[str]) -> Outcome:
     result = BuildResult.load()
     (BUILD / "engines").mkdir(exist_ok=True)
     (BUILD / "engines" / f"{setup.name}.json").write_text(result_path().read_text())
-    return Outcome(setup.name, result.engine, result.image_id, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return Outcome(
+        setup.name, result.engine, result.image_id, seconds, None, result.manifest_digest
+    )
 
 
 def explain(setups: Sequence[EngineSetup], outcomes: Sequence[Outcome]) -> list[str]:
@@ -92,7 +99,8 @@ def explain(setups: Sequence[EngineSetup], outcomes: Sequence[Outcome]) -> list[
     for setup, outcome in zip(setups[1:], outcomes[1:], strict=True):
         if outcome.image_id != outcomes[0].image_id:
             lines.append(f"--- {outcomes[0].name} against {outcome.name}:")
-            lines += compare.compare_images(first, (setup.docker, outcome.image_id))
+            ref = outcome.manifest_digest or outcome.image_id
+            lines += compare.compare_images(first, (setup.docker, ref))
     return lines
 
 
@@ -141,10 +149,14 @@ def tested(setup: EngineSetup, args: argparse.Namespace) -> bool:
 
 
 def report(outcomes: Sequence[Outcome]) -> None:
-    print(f"\n{'engine':<10} {'built with':<44} build s  tests  image ID")
+    """The table: the image ID is the config's digest everywhere; the manifest digest is what
+    an engine with the containerd image store names the image by."""
+    print(f"\n{'engine':<16} {'built with':<32} build s  tests  image ID (config digest)")
     for o in outcomes:
         tests = {None: "-", True: "pass", False: "FAIL"}[o.tests_passed]
-        print(f"{o.name:<10} {o.engine:<44} {o.build_seconds:7.1f}  {tests:<5}  {o.image_id}")
+        print(f"{o.name:<16} {o.engine:<32} {o.build_seconds:7.1f}  {tests:<5}  {o.image_id}")
+        if o.manifest_digest:
+            print(f"{'':<16} {'named by its manifest digest':<46}  {o.manifest_digest}")
     SUMMARY.write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
 
 

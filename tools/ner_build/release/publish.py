@@ -111,7 +111,7 @@ def pushed_digest(docker: Docker, image_id: str, repository: str) -> str:
 def publish(options: PublishOptions) -> Published:
     docker = Docker.from_string(options.docker)
     built = BuildResult.load()
-    image_id, local_tags = built.image_id, built.tags
+    image_id, local_tags = built.ref, built.tags  # as the engine names it (see BuildResult.ref)
     docker.check_engine()
     labels = docker.labels(image_id)
     check_not_a_fallback(labels)

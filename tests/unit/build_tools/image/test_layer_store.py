@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ner_build.engine import setups as engine_setups
 from ner_build.engine.docker import Docker
 from ner_build.image import archive as image_archive
-from ner_build.image import normalize
+from ner_build.image import normalize, oci_layout
 from ner_build.image.layer_store import LayerStore, RawFacts
 
 from ..engine.test_docker import podman
@@ -260,3 +261,48 @@ def test_control_docker_refuses_an_archive_without_a_layer_it_does_not_hold(
     loaded = docker.run("load", "--quiet", "--input", str(tmp_path / "partial.tar"))
     assert loaded.returncode != 0
     assert docker.image_id(tag) is None
+
+
+@pytest.mark.host
+def test_the_containerd_image_store_gets_the_same_image_named_by_the_manifest_we_wrote(
+    tmp_path: Path,
+) -> None:
+    """One config digest on both of Docker's stores; the containerd image store names the image
+    by the manifest of the OCI layout normalize_image loads there, and only there."""
+    classic = Docker((DOCKER,))
+    by_manifest = engine_setups.required("containerd-store").docker
+    assert not classic.names_by_manifest
+    assert by_manifest.names_by_manifest
+    found = {}
+    for name, docker in (("classic", classic), ("containerd", by_manifest)):
+        tag = f"{TEST_REPO}:{name}"
+        raw = load_raw(docker, tmp_path, name, [base_layer(), app_layer()])
+        try:
+            found[name] = normalize.normalize_image(docker, raw, EPOCH, [tag], tmp_path / name, 1)
+            assert docker.image_id(tag) == (found[name].manifest_digest or found[name].image_id)
+            assert docker.image_id(raw) is None  # the raw image is replaced
+        finally:
+            docker.remove_image(tag)
+    assert found["containerd"].image_id == found["classic"].image_id
+    assert found["classic"].manifest_digest == ""
+    assert found["containerd"].manifest_digest.startswith("sha256:")
+    assert found["containerd"].manifest_digest != found["containerd"].image_id
+
+
+@pytest.mark.host
+def test_control_given_a_docker_archive_the_containerd_store_makes_up_a_manifest(
+    tmp_path: Path,
+) -> None:
+    """Why normalize_image loads an OCI layout there: the same canonical image as a
+    docker-archive gets a manifest the store makes up, neither ours nor the config's digest."""
+    docker = engine_setups.required("containerd-store").docker
+    tag = f"{TEST_REPO}:docker-archive"
+    saved = save_archive(tmp_path / "saved.tar", [base_layer(), app_layer()])
+    canonical = tmp_path / "canonical.tar"
+    config_id = normalize.normalize_archive(saved, canonical, EPOCH, [tag], 1)
+    ours = oci_layout.write(image_archive.read(canonical), tmp_path / "oci.tar", EPOCH)
+    docker.load(canonical)
+    try:
+        assert docker.image_id(tag) not in (ours.manifest_digest, config_id, None)
+    finally:
+        docker.remove_image(tag)

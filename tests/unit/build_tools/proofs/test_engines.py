@@ -63,7 +63,7 @@ def test_fewer_engines_than_required_fail_saying_how_to_provision(tmp_path: Path
         engines.run(args, build_argv, {"DOCKER": "docker"})
     assert "Found 2 engine(s)" in str(error.value)
     assert "at least 3" in str(error.value)
-    assert "tools/provision-debian docker26 podman" in str(error.value)
+    assert "tools/provision-debian docker26 containerd-store podman" in str(error.value)
 
 
 def test_named_reads_an_engines_env_file_and_none_when_absent(tmp_path: Path) -> None:
@@ -73,3 +73,22 @@ def test_named_reads_an_engines_env_file_and_none_when_absent(tmp_path: Path) ->
         "docker26", {"DOCKER": "docker -H unix:///run/d26.sock"}
     )
     assert engine_setups.named("podman", tmp_path) is None
+
+
+def test_the_table_shows_the_config_digest_of_each_and_the_manifest_where_a_store_names_by_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(engines, "SUMMARY", tmp_path / "engines.json")
+    config, manifest = "sha256:" + "c" * 64, "sha256:" + "m" * 64
+    engines.report([
+        engines.Outcome("default", "Docker (built-in BuildKit) 20.10.24", config, 12.0),
+        engines.Outcome("containerd-store", "Docker (buildx) 26.1.5", config, 30.0, None, manifest),
+    ])  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert "image ID (config digest)" in lines[1]
+    assert lines[2].endswith(config)
+    assert lines[3].startswith("containerd-store")
+    assert lines[3].endswith(config)
+    assert "named by its manifest digest" in lines[4]
+    assert lines[4].endswith(manifest)
+    assert len(lines) == 5
