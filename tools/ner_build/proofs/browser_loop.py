@@ -27,6 +27,7 @@ from ner_build.browser import evidence
 from ner_build.engine import setups as engine_setups
 from ner_build.errors import CheckFailed, FailedProcessError
 from ner_build.paths import BUILD, ROOT
+from ner_build.proofs.engines import record_of
 from ner_build.release import bundle
 
 BROWSER_TESTS = ["tests/integration/test_browser.py"]
@@ -78,7 +79,7 @@ def tests_for(setup: engine_setups.EngineSetup) -> list[str]:
 def one_round(setup: engine_setups.EngineSetup, round_: int, bundle_folder: Path) -> Path:
     """The engine's browser tests, once, on the image `nox -s engines` built there; the JUnit
     XML of the run."""
-    record = BUILD / "engines" / f"{setup.name}.json"
+    record = record_of(setup)
     if not record.is_file():
         raise CheckFailed(f"No image of {setup.name} recorded at {record}: run `nox -s engines`.")
     junit = WORK / f"{setup.name}-{round_}.xml"

@@ -74,6 +74,11 @@ def ensure_base(setups: Sequence[EngineSetup], base: str) -> None:
             setup.docker.load(archive)
 
 
+def record_of(setup: EngineSetup) -> Path:
+    """Where the engine's build record is kept (build/engines/NAME.json)."""
+    return BUILD / "engines" / f"{setup.name}.json"
+
+
 def build_on(setup: EngineSetup, build_argv: Sequence[str]) -> Outcome:
     console.step(f"building on {setup.name}: DOCKER={setup.env['DOCKER']!r}")
     started = time.monotonic()
@@ -84,8 +89,8 @@ def build_on(setup: EngineSetup, build_argv: Sequence[str]) -> Outcome:
         hint=f"The build failed on the engine {setup.name}; its output is above.",
     )
     result = BuildResult.load()
-    (BUILD / "engines").mkdir(exist_ok=True)
-    (BUILD / "engines" / f"{setup.name}.json").write_text(result_path().read_text())
+    record_of(setup).parent.mkdir(exist_ok=True)
+    record_of(setup).write_text(result_path().read_text())
     seconds = time.monotonic() - started
     return Outcome(
         setup.name, result.engine, result.image_id, seconds, None, result.manifest_digest
@@ -105,12 +110,15 @@ def explain(setups: Sequence[EngineSetup], outcomes: Sequence[Outcome]) -> list[
 
 
 def test_on(setup: EngineSetup, pytest_args: Sequence[str]) -> bool:
+    """The core tests against the engine's own build record (NER_BUILD_RESULT): the image ID
+    is every engine's, but the containerd image store knows the image by its manifest."""
     console.step(f"core integration tests on {setup.name}")
+    record = {"NER_BUILD_RESULT": str(record_of(setup))}
     try:
         process.stream(
             [sys.executable, "-m", "pytest", *CORE_TESTS, *pytest_args],
             cwd=ROOT,
-            env=evidence.labelled(setup.env, f"engine-{setup.name}"),
+            env={**evidence.labelled(setup.env, f"engine-{setup.name}"), **record},
         )
     except FailedProcessError:
         return False
