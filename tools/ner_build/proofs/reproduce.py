@@ -49,16 +49,28 @@ def reproduce(options: build_options.BuildOptions) -> tuple[str, list[str]]:
         console.step(f"clean build {len(results) + 1} of 2 as {name}")
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
         results.append(build.run(clean))
-    differences = [] if results[0].image_id == results[1].image_id else explain(docker, results)
+    differences = [] if same(*results) else explain(docker, results)
     cached = regular_build(docker, build_options.result_paths(options)[0], results[0].platform)
-    if not differences and cached and cached.image_id != results[0].image_id:
+    if not differences and cached and not same(cached, results[0]):
         console.step(f"the regular build {cached.tags[1]} differs from the clean builds")
         differences = explain(docker, [cached, results[0]])
     if not differences:
         for result in results:
             for tag in result.tags:
                 docker.untag(tag)
-    return results[0].image_id, differences
+    return described(results[0]), differences
+
+
+def same(one: BuildResult, other: BuildResult) -> bool:
+    """The same image: one config digest and, where the store names images by their manifest
+    (the containerd image store), one manifest digest."""
+    return (one.image_id, one.manifest_digest) == (other.image_id, other.manifest_digest)
+
+
+def described(result: BuildResult) -> str:
+    manifest = result.manifest_digest
+    named = f" (the containerd image store names it by its manifest {manifest})" if manifest else ""
+    return f"{result.image_id}{named}"
 
 
 def regular_build(docker: Docker, record: Path, platform: str) -> BuildResult | None:
@@ -68,14 +80,14 @@ def regular_build(docker: Docker, record: Path, platform: str) -> BuildResult | 
         return None
     recorded = BuildResult.load(record)
     same_commit = recorded.revision == git.revision(ROOT) and not git.is_dirty(ROOT)
-    same = same_commit and recorded.platform == platform
-    return recorded if same and docker.image_id(recorded.image_id) else None
+    matches = same_commit and recorded.platform == platform
+    return recorded if matches and docker.image_id(recorded.ref) else None
 
 
 def explain(docker: Docker, results: list[BuildResult]) -> list[str]:
     """What differs between two images with different IDs."""
     with tempfile.TemporaryDirectory(prefix="ner-app-reproduce-", dir=BUILD) as tmp:
-        images = [compare.read_saved(compare.save(docker, r.image_id, Path(tmp))) for r in results]
+        images = [compare.read_saved(compare.save(docker, r.ref, Path(tmp))) for r in results]
     return list(compare.compare(*images))
 
 
