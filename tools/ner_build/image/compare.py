@@ -4,7 +4,9 @@
 IMAGE_B may be in another engine: `--second-docker 'podman'`. Two layers with different
 digests always get a reason: the paths whose kind, content, mode, owner, mtime or extended
 attributes differ, or else how their tar encoding differs (member order, file-type bits in the
-mode, user and group names, PAX records).
+mode, user and group names, PAX records). The image ID compared is the config's digest, read
+from the saved archives, on every engine and store; an image in Docker's containerd image store
+is named by its manifest digest (`docker image inspect`'s Id) and saved by that name.
 """
 
 from __future__ import annotations
