@@ -251,13 +251,17 @@ def normalize_archive(
     keep_layers: int = 0,
     store: LayerStore | None = None,
     held: HeldLayers = nothing_held,
+    *,
+    layout: bool = False,
 ) -> str:
     """Rewrite the image in a saved archive (either format) canonically; return its image ID.
 
     The first keep_layers layers (the base image's) are kept byte for byte; each layer above
     is written canonically, clamped to its own layer_epoch, at most the epoch, or found in the
     store when an earlier build wrote it. The archive leaves out the bottom layers held(diff
-    IDs) says the engine that loads it holds already.
+    IDs) says the engine that loads it holds already. With layout, out is an OCI layout
+    archive (oci_layout.write_layers) with every layer and no tags, as the containerd image
+    store loads it; else the docker-archive every engine's `load` reads.
     """
     image = image_archive.read(saved)
     raw_config = image.config  # read from the archive once
@@ -267,12 +271,15 @@ def normalize_archive(
         raw_ids: list[str] = raw_config["rootfs"]["diff_ids"]
         diff_ids, files = canonical_layers(image, raw_ids, epoch, keep_layers, store, Path(tmp))
         config = canonical_config(raw_config, diff_ids, keep_layers, epoch)
-        in_engine = held(diff_ids)
+        in_engine = 0 if layout else held(diff_ids)
         for index in range(in_engine, len(files)):
             if files[index] is None:  # a base layer the engine lacks: copied as it is
                 files[index] = copied = Path(tmp, f"base-{index}.tar")
                 image.copy_layer(index, copied)
         layers = [None] * in_engine + files[in_engine:]
+        if layout:
+            every = [(d, cast(Path, f)) for d, f in zip(diff_ids, layers, strict=True)]
+            return oci_layout.write_layers(canonical_json(config), every, out, epoch).image_id
         return image_archive.write(out, canonical_json(config), layers, diff_ids, tags)
 
 
@@ -394,12 +401,14 @@ def normalize_image(
         saved, out = Path(tmp, "saved.tar"), Path(tmp, "canonical.tar")
         docker.save(image_id, saved)
         held = engine if partial else nothing_held
-        new_id = normalize_archive(saved, out, epoch, tags, keep_layers, store, held)
+        new_id = normalize_archive(
+            saved, out, epoch, tags, keep_layers, store, held, layout=by_manifest
+        )
         written, reused = store.written, store.reused  # a retry below would count its hits again
         console.step(f"canonical form: {store.written} layer(s) written, {store.reused} reused; "
              f"the engine holds the bottom {engine.held}, the rest is loaded")  # fmt: skip
         if by_manifest:
-            manifest = load_by_manifest(docker, out, Path(tmp, "canonical.oci.tar"), epoch, tags)
+            manifest = load_by_manifest(docker, out, tags)
         else:
             load_partial(docker, out, lambda: normalize_archive(
                 saved, out, epoch, tags, keep_layers, store), engine)  # fmt: skip
@@ -420,10 +429,10 @@ def load_partial(docker: Docker, out: Path, whole: Callable[[], str], engine: En
         docker.load(out)
 
 
-def load_by_manifest(docker: Docker, out: Path, layout: Path, epoch: int, tags: list[str]) -> str:
-    """The canonical docker-archive out rewritten as an OCI layout and loaded; tagged; its
-    manifest's digest, which the containerd image store names it by."""
-    written = oci_layout.write(image_archive.read(out), layout, epoch)
+def load_by_manifest(docker: Docker, layout: Path, tags: list[str]) -> str:
+    """The canonical OCI layout archive loaded and tagged; its manifest's digest, which the
+    containerd image store names it by."""
+    manifest = oci_layout.manifest_digest_of(layout)
     docker.load(layout)
-    docker.tag(written.manifest_digest, tags)
-    return written.manifest_digest
+    docker.tag(manifest, tags)
+    return manifest

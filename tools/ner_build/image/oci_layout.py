@@ -17,6 +17,7 @@ registries hold it. `skopeo copy --all oci-archive:ARCHIVE docker://REPO:TAG` pu
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -115,9 +116,30 @@ def add_bytes(archive: tarfile.TarFile, name: str, data: bytes, mtime: int) -> N
 def write(saved: image_archive.SavedImage, target: Path, mtime: int) -> Written:
     """Write the saved image as an OCI layout archive (plus manifest.json) to target."""
     with tempfile.TemporaryDirectory(prefix="ner-app-oci-", dir=target.parent) as tmp:
-        image = _LayoutImage.of(saved, Path(tmp))
-        _write_archive(target, index(image.manifest), [image], {}, mtime)
+        return _write_one(_LayoutImage.of(saved, Path(tmp)), target, mtime)
+
+
+def write_layers(
+    config: bytes, layers: list[tuple[str, Path]], target: Path, mtime: int
+) -> Written:
+    """Write a config and its uncompressed layer files (diff ID, path; bottom first) as an OCI
+    layout archive (plus manifest.json) to target."""
+    return _write_one(_LayoutImage(config, manifest(config, _sizes(layers)), layers), target, mtime)
+
+
+def _write_one(image: _LayoutImage, target: Path, mtime: int) -> Written:
+    _write_archive(target, index(image.manifest), [image], {}, mtime)
     return image.written(target)
+
+
+def manifest_digest_of(target: Path) -> str:
+    """The digest of the one manifest an archive this module wrote names in its index.json."""
+    with tarfile.open(target) as archive:
+        found = archive.extractfile("index.json")
+        if found is None:
+            raise CheckFailed(f"{target} has no index.json: it is not an OCI layout archive.")
+        manifests: list[dict[str, Any]] = json.loads(found.read())["manifests"]
+    return str(manifests[0]["digest"])
 
 
 def write_platforms(

@@ -172,6 +172,24 @@ def test_an_archive_leaves_out_the_layers_the_engine_holds_and_keeps_the_image_i
     assert files["manifest.json"] == all_files["manifest.json"]
 
 
+def test_a_layout_archive_is_the_docker_archive_s_image_as_oci_layout_writes_it(
+    tmp_path: Path,
+) -> None:
+    """What normalize_image loads into the containerd image store: written directly, the same
+    image ID and manifest as the docker-archive rewritten by oci_layout.write, every layer in."""
+    saved = save_archive(tmp_path / "saved.tar", [base_layer(), app_layer()])
+    docker_archive = tmp_path / "canonical.tar"
+    image_id = normalize.normalize_archive(saved, docker_archive, EPOCH, TAGS, 1)
+    layout = tmp_path / "canonical.oci.tar"
+    held_all = normalize.normalize_archive(
+        saved, layout, EPOCH, TAGS, 1, held=lambda diff_ids: 2, layout=True
+    )
+    rewritten = oci_layout.write(image_archive.read(docker_archive), tmp_path / "oci.tar", EPOCH)
+    assert held_all == image_id == rewritten.image_id
+    assert oci_layout.manifest_digest_of(layout) == rewritten.manifest_digest
+    assert read_archive(layout) == read_archive(tmp_path / "oci.tar")
+
+
 def save_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
