@@ -23,7 +23,9 @@ from pathlib import Path
 from ner_build import bootstrap, console, diskspace, probe, process
 from ner_build.browser import evidence
 from ner_build.build import base_image
+from ner_build.engine import setups
 from ner_build.engine.docker import START_ENGINE_HINT, Docker
+from ner_build.engine.setups import ENGINES_DIR
 from ner_build.errors import BaseImageUnavailable, CheckFailed
 from ner_build.paths import ROOT, TEST_PIPELINE
 from ner_build.result import BuildResult
@@ -172,15 +174,23 @@ def run_keeping_evidence(nox_args: Sequence[str], env: Mapping[str, str]) -> Non
 
 def check_disk_space(docker: Docker, env: Mapping[str, str]) -> None:
     """Stop before anything runs when the checkout's, the temporary folder's or the engine's
-    file system has too little free space (NER_MIN_FREE_GB, 0 to skip)."""
-    needed = diskspace.needed_gb(env)
-    if needed <= 0:
+    file system has less free space than the run needs: less where the engines' build caches
+    already hold earlier runs' layers (diskspace.needed; NER_MIN_FREE_GB sets it, 0 skips)."""
+    set_here = bool(env.get(diskspace.NEEDED_ENV))
+    need = diskspace.needed(env, 0 if set_here else build_caches_bytes(docker, env))
+    if need.gb <= 0:
         return
     places = {"the checkout": ROOT, "the temporary folder": Path(tempfile.gettempdir())}
     data_root = docker.data_root()
     if data_root:
         places[f"the data root of {docker}"] = data_root
-    diskspace.check(places, needed)
+    diskspace.check(places, need)
+
+
+def build_caches_bytes(docker: Docker, env: Mapping[str, str]) -> int:
+    """What the build caches of this engine and of the provisioned ones (ENGINES_DIR) hold."""
+    others = [setup.docker for setup in setups.find_engines(ENGINES_DIR, env)[1:]]
+    return sum(engine.build_cache_bytes() for engine in [docker, *others])
 
 
 def serve(port: int, name: str, env: Mapping[str, str] = os.environ) -> None:

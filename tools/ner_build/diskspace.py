@@ -16,11 +16,14 @@ from pathlib import Path
 
 from ner_build.errors import CheckFailed
 
-# What one run of the test command takes, with room to spare: 21.1 GB at the peak of a
-# fresh-clone run on this project's machine with all three engines and build caches empty
-# (df sampled every 20 s, 2026-11-28; 16.9 GB with Docker 26's and Podman's filled, 11.6 GB
-# with all warm); it makes clean builds, ~800 MB bundles and images on three engines.
-NEEDED_GB = 25
+# What one run of the test command writes at its peak, with room to spare (df sampled through
+# whole runs; docs/development.md, "The disk a run needs"). On engines whose build caches are
+# empty: 21.1 GB (three engines, 2026-11-28); the cold builds fill the caches, which then stay
+# at their limit. On engines whose caches hold earlier runs' layers: 12.2 GB (four engines,
+# 2026-12-07, when pytest still kept every test's temporary folder). So the need is the cold
+# figure less what the engines' build caches already hold, and never less than a warm run's.
+COLD_GB = 25
+WARM_GB = 15
 NEEDED_ENV = "NER_MIN_FREE_GB"  # another threshold, e.g. 0 to skip the check
 GB = 10**9
 
@@ -39,12 +42,24 @@ class FileSystem:
     free: int
 
 
-def needed_gb(env: Mapping[str, str]) -> float:
+@dataclass(frozen=True)
+class Need:
+    """The free gigabytes a run needs, and why: the cold figure less what the engines' build
+    caches hold (never under a warm run's), or the figure NEEDED_ENV sets."""
+
+    gb: float
+    why: str
+
+
+def needed(env: Mapping[str, str], cached_bytes: int = 0) -> Need:
     value = env.get(NEEDED_ENV, "")
     if not value:
-        return NEEDED_GB
+        cached = cached_bytes / GB
+        gb = max(WARM_GB, COLD_GB - cached)
+        return Need(gb, f"{COLD_GB} GB on empty build caches, less the {cached:.1f} GB the "
+                        f"engines' build caches hold, and at least {WARM_GB} GB")  # fmt: skip
     try:
-        return float(value)
+        return Need(float(value), f"{NEEDED_ENV}={value}")
     except ValueError:
         raise CheckFailed(
             f"{NEEDED_ENV}={value!r} is not a number of gigabytes: set it to one (e.g. 20), "
@@ -63,18 +78,19 @@ def file_systems(places: Mapping[str, Path], free: FreeBytes = free_bytes) -> li
     return [FileSystem(tuple(names), free(path)) for path, names in by_device.values()]
 
 
-def check(places: Mapping[str, Path], needed: float, free: FreeBytes = free_bytes) -> None:
-    """Raise CheckFailed naming each file system with less than `needed` GB free."""
-    short = [fs for fs in file_systems(places, free) if fs.free < needed * GB]
+def check(places: Mapping[str, Path], need: Need, free: FreeBytes = free_bytes) -> None:
+    """Raise CheckFailed naming each file system with less than the needed gigabytes free."""
+    short = [fs for fs in file_systems(places, free) if fs.free < need.gb * GB]
     if not short:
         return
     lines = [
         f"  {fs.free / GB:.1f} GB free on the file system of {', '.join(fs.places)}" for fs in short
     ]
     raise CheckFailed(
-        f"Too little free disk space: the test command needs about {needed:g} GB free.\n"
+        f"Too little free disk space: the test command needs about {need.gb:.0f} GB free "
+        f"({need.why}).\n"
         + "\n".join(lines)
-        + "\nFree some, then run it again. `docker system df` shows what an engine holds, and "
-        "`docker builder prune` removes its build cache (rebuilt as needed); remove images you "
-        f"no longer need. {NEEDED_ENV}=N sets another threshold. Nothing was run."
+        + "\nFree some, then run it again. `docker system df` shows what an engine holds; "
+        "remove images you no longer need. Emptying a build cache does not help: the run "
+        f"fills it again. {NEEDED_ENV}=N sets another threshold. Nothing was run."
     )

@@ -124,6 +124,17 @@ def published_address(port_output: str) -> str:
     return f"http://{bindings[0]}"
 
 
+SIZE_UNITS = {"B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def human_size_bytes(text: str) -> int:
+    """Bytes of a size as the engines print it ("10.67GB", "865.2MB", "0B": decimal units)."""
+    found = re.fullmatch(r"\s*([0-9.]+)\s*([kKMGT]?B)\s*", text)
+    if not found:
+        raise ToolError(f"Not a size the engine prints: {text!r}.")
+    return round(float(found[1]) * SIZE_UNITS[found[2]])
+
+
 @dataclass(frozen=True)
 class Docker:
     """A client command, e.g. ("docker",) or ("podman",), and the environment it needs beyond
@@ -205,6 +216,16 @@ class Docker:
         result = self.run(*self.engine.data_root_format)
         found = result.stdout.strip()
         return Path(found) if not result.returncode and found else None
+
+    def build_cache_bytes(self) -> int:
+        """What the engine's build cache holds, as `system df` reports it; 0 where it reports
+        no build cache (Podman keeps its cache as image layers) or does not answer."""
+        found = self.run("system", "df", "--format", "{{json .}}")
+        for line in found.stdout.splitlines() if not found.returncode else []:
+            row = json.loads(line)
+            if isinstance(row, dict) and row.get("Type") == "Build Cache":
+                return human_size_bytes(str(row.get("Size", "0B")))
+        return 0
 
     def check_buildkit(self) -> None:
         """Build an empty image with BuildKit: fails on clients whose BuildKit is missing."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ner_build.engine import docker as engines
-from ner_build.engine.docker import Docker, stats_memory_mb
+from ner_build.engine.docker import Docker, human_size_bytes, stats_memory_mb
 from ner_build.engine.platforms import Platform
 from ner_build.errors import CheckFailed, FailedProcessError, ToolError
 from ner_build.image import normalize
@@ -244,3 +244,12 @@ def test_docker_stats_memory_is_read_in_megabytes(column: str, megabytes: float)
 def test_unreadable_docker_stats_memory_fails_saying_what_it_got(column: str) -> None:
     with pytest.raises(ToolError, match="docker stats"):
         stats_memory_mb(column)
+
+
+def test_sizes_read_as_the_engines_print_them() -> None:
+    assert human_size_bytes("10.67GB") == 10_670_000_000
+    assert human_size_bytes("865.2MB") == 865_200_000
+    assert human_size_bytes("12.3kB") == 12_300
+    assert human_size_bytes("0B") == 0
+    with pytest.raises(ToolError, match="Not a size"):
+        human_size_bytes("lots")
