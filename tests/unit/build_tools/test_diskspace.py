@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from ner_build import dev, diskspace
+from ner_build.engine import setups
 from ner_build.engine.docker import Docker
 from ner_build.errors import CheckFailed
 
@@ -84,3 +85,15 @@ def test_the_engine_reports_what_its_build_cache_holds(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     assert (tmp_path / "out" / "blob").stat().st_size == 2_000_000
     assert docker.build_cache_bytes() >= 2_000_000
+
+
+@pytest.mark.host
+def test_every_provisioned_engine_answers_what_its_build_cache_holds() -> None:
+    """Docker prints sizes as text, Podman as numbers and with no build-cache row: each is read
+    without an error (the need then counts 0 for Podman)."""
+    found = setups.find_engines(setups.ENGINES_DIR, {"DOCKER": DOCKER})
+    assert len(found) > 1, f"no engine is provisioned in {setups.ENGINES_DIR}"
+    for setup in found:
+        held = setup.docker.build_cache_bytes()
+        assert isinstance(held, int), (setup.name, held)
+        assert held >= 0, (setup.name, held)

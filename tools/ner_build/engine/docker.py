@@ -222,9 +222,13 @@ class Docker:
         no build cache (Podman keeps its cache as image layers) or does not answer."""
         found = self.run("system", "df", "--format", "{{json .}}")
         for line in found.stdout.splitlines() if not found.returncode else []:
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
             if isinstance(row, dict) and row.get("Type") == "Build Cache":
-                return human_size_bytes(str(row.get("Size", "0B")))
+                size = row.get("Size", 0)  # Docker prints "10.67GB", Podman a number of bytes
+                return size if isinstance(size, int) else human_size_bytes(str(size))
         return 0
 
     def check_buildkit(self) -> None:
