@@ -81,7 +81,7 @@ def test_the_table_shows_the_config_digest_of_each_and_the_manifest_where_a_stor
     monkeypatch.setattr(engines, "SUMMARY", tmp_path / "engines.json")
     config, manifest = "sha256:" + "c" * 64, "sha256:" + "m" * 64
     engines.report([
-        engines.Outcome("default", "Docker (built-in BuildKit) 20.10.24", config, 12.0),
+        engines.Outcome("default", "Docker (built-in BuildKit) 20.10.24+dfsg1", config, 12.0),
         engines.Outcome("containerd-store", "Docker (buildx) 26.1.5", config, 30.0, None, manifest),
     ])  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
@@ -91,4 +91,5 @@ def test_the_table_shows_the_config_digest_of_each_and_the_manifest_where_a_stor
     assert lines[3].endswith(config)
     assert "named by its manifest digest" in lines[4]
     assert lines[4].endswith(manifest)
+    assert lines[2].index(config) == lines[3].index(config) == lines[4].index(manifest)
     assert len(lines) == 5
