@@ -190,7 +190,7 @@ def engines(session: nox.Session) -> None:
 def incremental(session: nox.Session) -> None:
     """On every engine, an app-only edit built incrementally is the clean build's image.
 
-    About 5 minutes: not in the test command. Here: `nox -s incremental -- --stand-in`."""
+    About 7 minutes: not in the test command. Here: `nox -s incremental -- --stand-in`."""
     run_tool(session, "ner_build.proofs.incremental", groups="main,dev")
 
 

@@ -7,8 +7,8 @@ an app-only edit (a new line in the app's examples); the incremental build (the 
 cache and the store of canonical layers, and on Docker a load of the new layers only); then
 the same edit built again with --no-cache, which reads neither. The two must be the same image:
 one config digest (the image ID) and, on Docker's containerd image store, one manifest digest
-(BuildKit's cached rebuilds get new digests there, moby/moby#48391; the canonical form we load
-is written from the layers' contents, so that does not reach our image). The image ID must be
+(BuildKit's cached rebuilds can get new digests there, moby/moby#48391; the canonical form we
+load is written from the layers' contents, so that does not reach our image). The image ID must be
 equal on every engine too (each gets the same edit). The report gives each build's seconds
 and the layers reused; build/incremental.json keeps it. Options other than these go to every
 build (`nox -s build -- --help`).
