@@ -10,10 +10,27 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ner_build.errors import CheckFailed
 from ner_build.paths import RESULT, SBOM
+
+
+class NamedImage(Protocol):
+    """An image as a build names it: its config's digest, and its manifest's where the store
+    names images by their manifest (the containerd image store), else ""."""
+
+    @property
+    def image_id(self) -> str: ...
+
+    @property
+    def manifest_digest(self) -> str: ...
+
+
+def same_image(one: NamedImage, other: NamedImage) -> bool:
+    """The same image (docs/reproducibility.md): one config digest and, where the store names
+    images by their manifest, one manifest digest."""
+    return (one.image_id, one.manifest_digest) == (other.image_id, other.manifest_digest)
 
 
 def result_path(env: Mapping[str, str] = os.environ) -> Path:

@@ -159,14 +159,14 @@ def tested(setup: EngineSetup, args: argparse.Namespace) -> bool:
 def report(outcomes: Sequence[Outcome]) -> None:
     """The table: the image ID is the config's digest everywhere; the manifest digest is what
     an engine with the containerd image store names the image by."""
-    width = max(len("built with"), *(len(o.engine) for o in outcomes))
+    named = "named by its manifest digest"  # the manifest's line, in the built-with column
+    width = max(len("built with"), len(named), *(len(o.engine) for o in outcomes))
     print(f"\n{'engine':<16} {'built with':<{width}} build s  tests  image ID (config digest)")
     for o in outcomes:
         tests = {None: "-", True: "pass", False: "FAIL"}[o.tests_passed]
         print(f"{o.name:<16} {o.engine:<{width}} {o.build_seconds:7.1f}  {tests:<5}  {o.image_id}")
         if o.manifest_digest:
-            named = "named by its manifest digest"
-            print(f"{'':<16} {named:<{width + 15}}  {o.manifest_digest}")
+            print(f"{'':<16} {named:<{width}} {'':7}  {'':<5}  {o.manifest_digest}")
     SUMMARY.write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
 
 

@@ -8,8 +8,8 @@ cache and the store of canonical layers, and on Docker a load of the new layers 
 the same edit built again with --no-cache, which reads neither. The two must be the same image:
 one config digest (the image ID) and, on Docker's containerd image store, one manifest digest
 (BuildKit's cached rebuilds can get new digests there, moby/moby#48391; the canonical form we
-load is written from the layers' contents, so that does not reach our image). The image ID must be
-equal on every engine too (each gets the same edit). The report gives each build's seconds
+load is written from the layers' contents, so that does not reach our image). The image ID
+must be equal on every engine too (each gets the same edit). The report gives each build's seconds
 and the layers reused; build/incremental.json keeps it. Options other than these go to every
 build (`nox -s build -- --help`).
 
@@ -36,7 +36,7 @@ from ner_build.build import options as build_options
 from ner_build.engine.setups import EngineSetup
 from ner_build.paths import BUILD, ROOT
 from ner_build.proofs.engines import add_engine_options, engines_for, ensure_base
-from ner_build.result import BuildResult
+from ner_build.result import BuildResult, same_image
 
 IMAGE = "ner-app-incremental"
 TREE = BUILD / "incremental-worktree"
@@ -61,8 +61,7 @@ class Outcome:
 
     @property
     def same(self) -> bool:
-        inc, clean = self.incremental, self.clean
-        return (inc.image_id, inc.manifest_digest) == (clean.image_id, clean.manifest_digest)
+        return same_image(self.incremental, self.clean)
 
 
 def build_in(tree: Path, setup: EngineSetup, argv: Sequence[str]) -> Build:
@@ -102,7 +101,9 @@ def prove_on(
 
 def report(outcomes: Sequence[Outcome]) -> None:
     """The table; where the store names the image by its manifest, that digest below its ID."""
-    print(f"\n{'engine':<16} {'incremental s':>13} {'reused':>6} {'clean s':>8}  same  image ID")
+    header = f"{'engine':<16} {'incremental s':>13} {'reused':>6} {'clean s':>8}  same  image ID"
+    digests = header.index("image ID")  # the column the digests start in
+    print(f"\n{header}")
     for o in outcomes:
         inc, clean = o.incremental, o.clean
         print(
@@ -110,9 +111,9 @@ def report(outcomes: Sequence[Outcome]) -> None:
             f"{'yes' if o.same else 'NO':<4}  {inc.image_id}"
         )
         if inc.manifest_digest:
-            print(f"{'':<54}manifest {inc.manifest_digest}")
+            print(f"{'':<{digests}}manifest {inc.manifest_digest}")
         if not o.same:
-            print(f"{'clean build':<54}{clean.image_id} {clean.manifest_digest}".rstrip())
+            print(f"{'clean build':<{digests}}{clean.image_id} {clean.manifest_digest}".rstrip())
     SUMMARY.write_text(
         json.dumps([{**asdict(o), "same": o.same} for o in outcomes], indent=2) + "\n"
     )

@@ -35,7 +35,7 @@ from ner_build.engine.docker import Docker
 from ner_build.errors import CheckFailed
 from ner_build.image import compare, layers
 from ner_build.paths import BUILD, ROOT
-from ner_build.result import BuildResult
+from ner_build.result import BuildResult, same_image
 
 NAMES = ("ner-app-reproduce-a", "ner-app-reproduce-b")
 OURS = BUILD / "reproduce" / "image.json"
@@ -49,9 +49,9 @@ def reproduce(options: build_options.BuildOptions) -> tuple[str, list[str]]:
         console.step(f"clean build {len(results) + 1} of 2 as {name}")
         clean = replace(options, image=name, buildx_args=[*options.buildx_args, "--no-cache"])
         results.append(build.run(clean))
-    differences = [] if same(*results) else explain(docker, results)
+    differences = [] if same_image(*results) else explain(docker, results)
     cached = regular_build(docker, build_options.result_paths(options)[0], results[0].platform)
-    if not differences and cached and not same(cached, results[0]):
+    if not differences and cached and not same_image(cached, results[0]):
         console.step(f"the regular build {cached.tags[1]} differs from the clean builds")
         differences = explain(docker, [cached, results[0]])
     if not differences:
@@ -59,12 +59,6 @@ def reproduce(options: build_options.BuildOptions) -> tuple[str, list[str]]:
             for tag in result.tags:
                 docker.untag(tag)
     return described(results[0]), differences
-
-
-def same(one: BuildResult, other: BuildResult) -> bool:
-    """The same image: one config digest and, where the store names images by their manifest
-    (the containerd image store), one manifest digest."""
-    return (one.image_id, one.manifest_digest) == (other.image_id, other.manifest_digest)
 
 
 def described(result: BuildResult) -> str:

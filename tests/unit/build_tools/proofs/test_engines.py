@@ -93,3 +93,14 @@ def test_the_table_shows_the_config_digest_of_each_and_the_manifest_where_a_stor
     assert lines[4].endswith(manifest)
     assert lines[2].index(config) == lines[3].index(config) == lines[4].index(manifest)
     assert len(lines) == 5
+
+
+def test_the_manifest_line_lines_up_when_every_engine_name_is_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(engines, "SUMMARY", tmp_path / "engines.json")
+    config, manifest = "sha256:" + "c" * 64, "sha256:" + "m" * 64
+    engines.report([engines.Outcome("cs", "Docker 26", config, 30.0, None, manifest)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].index(config) == lines[3].index(manifest)
+    assert "named by its manifest digest  " in lines[3]
